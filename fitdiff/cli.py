@@ -1,0 +1,84 @@
+"""The ``fitdiff`` command line: parse arguments, call the library, map errors to exit codes.
+
+Exit status: 0 success, 2 bad input or configuration (a one-paragraph message on stderr, no
+traceback), 1 internal error. Each sub-command lives in ``fitdiff/commands/<name>.py`` with a
+``register(subparsers)`` function that adds its parser and sets ``func`` to a callable taking
+the parsed arguments and returning the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from .errors import FitdiffError
+
+#: Sub-commands in the order ``fitdiff --help`` lists them.
+COMMANDS = (
+    "info",
+    "extract",
+    "transient",
+    "diffusivity",
+    "simulate",
+    "fit",
+    "sample",
+    "report",
+    "run",
+    "batch",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line and exit 2, without the usage dump."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every available sub-command registered."""
+    from . import __version__
+
+    parser = _Parser(
+        prog="fitdiff",
+        description="Exciton-transport measurements to physics: load, extract, model, fit, report.",
+    )
+    parser.add_argument("--version", action="version", version=f"fitdiff {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (also used by the console script)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        status = args.func(args)
+    except FitdiffError as exc:
+        print(f"fitdiff {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"fitdiff {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # an internal error: a bug to report, so the traceback is kept
+        traceback.print_exc()
+        print(f"fitdiff {args.command}: internal error (please report it)", file=sys.stderr)
+        return 1
+    return 0 if status is None else int(status)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

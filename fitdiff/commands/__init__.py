@@ -1,0 +1,1 @@
+"""One module per ``fitdiff`` sub-command; see :mod:`fitdiff.cli`."""
