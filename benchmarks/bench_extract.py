@@ -1,0 +1,139 @@
+"""Benchmark of the batched Gaussian width extractor (issue 4).
+
+A 1024 × 1024 Poisson streak image whose PL decays to nothing by the last rows is fitted three
+ways: the batched extractor (``fitdiff.extract``), one moment pass over the image (the
+memory-bound floor) and a per-row ``scipy.optimize.curve_fit`` loop with the same model and the
+same starting guesses (the baseline). Prints the speed ratios and the median relative σ²
+difference between batched and curve_fit over the rows both call usable. Targets (not asserted):
+loop/batched >= 30, median |Δσ²|/σ² < 1 %, batched/moment <= 20.
+
+    python benchmarks/bench_extract.py [--rows 1024] [--cols 1024] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from scipy.optimize import OptimizeWarning, curve_fit
+
+from fitdiff.extract import extract_widths
+from fitdiff.extract.gauss import gaussian_model
+from fitdiff.extract.lm import batched_lm
+from fitdiff.extract.moments import edge_pixels, profile_moments
+from fitdiff.extract.noise import NoiseModel
+from fitdiff.extract.widths import gauss_start
+from fitdiff.io.measurement import Measurement
+
+
+def make_image(nt: int, nx: int, seed: int) -> Measurement:
+    """Poisson streak: 3e4 photons/row at t = 0 decaying with tau = 250 ps over 0-2000 ps
+    (~10 photons/row at the end, under 2 counts/pixel background), w² = 2 + 4·(5 cm²/s)·t."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 2000.0, nt)
+    x = np.linspace(-12.0, 12.0, nx)
+    s2 = (2.0 + 4 * 5e-4 * t)[:, None] / 2
+    n = 3e4 * np.exp(-t / 250.0)[:, None]
+    mean = n * (x[1] - x[0]) * np.exp(-(x[None, :] ** 2) / (2 * s2)) / np.sqrt(2 * np.pi * s2)
+    counts = rng.poisson(mean + 2.0)
+    return Measurement(counts, ("t", "x"), {"t": t, "x": x}, {"t": "ps", "x": "um"})
+
+
+def best_of(fn, repeat: int) -> float:
+    """Shortest wall time of ``repeat`` calls, seconds (the least disturbed by other jobs)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def model(x, amp, x0, s2, c):
+    return amp * np.exp(-((x - x0) ** 2) / (2 * s2)) + c
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1024)
+    ap.add_argument("--cols", type=int, default=1024)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    m = make_image(args.rows, args.cols, args.seed)
+    x = m.coords["x"]
+    data = m.counts.astype(float)
+    valid = np.ones(data.shape, dtype=bool)
+    nm = NoiseModel()
+    coords = [x]
+    edges = edge_pixels(coords, 0.1)
+
+    def moment_pass():
+        return profile_moments(coords, data, nm.variance(data), edges)
+
+    mom = moment_pass()
+    p0 = gauss_start(coords, data, ~valid, mom)
+    gm = gaussian_model(coords)
+
+    snr = mom["intensity"] / mom["intensity_err"]
+    rows = np.flatnonzero(snr >= 5.0)  # the rows extract_widths fits (min_snr = 5)
+
+    def batched():
+        return batched_lm(gm, p0[rows], data[rows], valid[rows], nm.variance)
+
+    t_moment = best_of(moment_pass, 5)
+    t_batched = best_of(batched, 3)
+    t_full = best_of(lambda: extract_widths(m), 3)
+    df = extract_widths(m)
+    ok = df["ok"].to_numpy()
+
+    def loop(reweight):
+        out = np.full(len(data), np.nan)
+        for i in rows:
+            row, p = data[i], p0[i]
+            try:
+                if not reweight:  # the textbook loop: weights from the data, floored at 1
+                    p, _ = curve_fit(model, x, row, p0=p, sigma=np.sqrt(np.maximum(row, 1.0)),
+                                     absolute_sigma=True)
+                else:  # the same estimator as batched: weights from the model, iterated
+                    for _ in range(8):
+                        sigma = np.sqrt(nm.variance(model(x, *p)))
+                        new, _ = curve_fit(model, x, row, p0=p, sigma=sigma, absolute_sigma=True)
+                        done = abs(new[2] - p[2]) < 1e-4 * abs(p[2])
+                        p = new
+                        if done:
+                            break
+                out[i] = p[2]
+            except (RuntimeError, ValueError):
+                pass
+        return out
+
+    results = {}
+    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", OptimizeWarning)
+        for reweight in (True, False):
+            t0 = time.perf_counter()
+            s2_loop = loop(reweight)
+            results[reweight] = (time.perf_counter() - t0, s2_loop)
+    s2_batched = df["sigma2_um2"].to_numpy()
+    print(f"image {args.rows} x {args.cols}, seed {args.seed}; fitted rows {len(rows)}, "
+          f"ok rows {ok.sum()} of {len(ok)}")
+    print(f"moment pass                 {1e3 * t_moment:8.1f} ms")
+    print(f"batched Gauss fit           {1e3 * t_batched:8.1f} ms")
+    print(f"extract_widths (everything) {1e3 * t_full:8.1f} ms")
+    print(f"batched fit / moment pass   = {t_batched / t_moment:7.1f}x  (target <= 20)")
+    print(f"extract_widths / moment     = {t_full / t_moment:7.1f}x")
+    for reweight, label in ((True, "curve_fit, model weights"), (False, "curve_fit, data weights")):
+        t_loop, s2_loop = results[reweight]
+        both = ok & np.isfinite(s2_loop)
+        rel = np.abs(s2_batched[both] - s2_loop[both]) / s2_loop[both]
+        print(f"{label}: loop {1e3 * t_loop:8.1f} ms; loop / batched fit = "
+              f"{t_loop / t_batched:6.1f}x (target >= 30); loop / extract_widths = "
+              f"{t_loop / t_full:6.1f}x")
+        print(f"    median |dsigma2|/sigma2 = {100 * np.median(rel):7.3f} % over {both.sum()} "
+              f"ok rows (target < 1 %); 90th percentile {100 * np.percentile(rel, 90):.3f} %")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""``fitdiff fit ANALYSIS.toml -o RUN/``: least squares; writes results.json and best_fit.csv."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def register(subparsers) -> None:
+    """Add the ``fit`` sub-command to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "fit",
+        help="least-squares fit of an analysis (lmfit); writes RUN/results.json",
+        description=(
+            "Fit the model of ANALYSIS.toml to its data by least squares (priors enter as extra "
+            "residuals). Writes RUN/analysis.json, RUN/results.json and RUN/best_fit.csv."
+        ),
+    )
+    parser.add_argument("analysis", metavar="ANALYSIS.toml", help="the analysis file")
+    parser.add_argument("-o", "--out", metavar="RUN", required=True, help="run directory")
+    parser.set_defaults(func=_main)
+
+
+def _fmt(value, stderr) -> str:
+    if stderr is None or not math.isfinite(stderr):
+        return f"{value:.6g}"
+    return f"{value:.6g} ± {stderr:.2g}"
+
+
+def _main(args: argparse.Namespace) -> int:
+    from ..analysis import load_analysis, run_fit
+
+    result = run_fit(load_analysis(args.analysis), args.out)
+    print(f"chi2 = {result.chi2:.6g}, redchi = {result.redchi:.4g}, ndata = {result.ndata}, "
+          f"nvarys = {result.nvarys}, success = {result.success}")
+    for name in result.names:
+        p = result.params[name]
+        print(f"  {name} = {_fmt(p.value, p.stderr)} {result.units.get(name, '')}".rstrip())
+    for w in result.warnings:
+        print(f"warning: {w}")
+    print(f"wrote {args.out}/results.json")
+    return 0

@@ -1,0 +1,51 @@
+"""``fitdiff sample ANALYSIS.toml -o RUN/``: emcee posterior into RUN/chain.h5 (resumable)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def register(subparsers) -> None:
+    """Add the ``sample`` sub-command to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "sample",
+        help="sample the posterior with emcee; writes RUN/chain.h5 and RUN/posterior.json",
+        description=(
+            "Sample the posterior of ANALYSIS.toml with emcee, walkers started around the "
+            "least-squares optimum. The chain RUN/chain.h5 is written as it goes; rerunning "
+            "with unchanged data, model and priors resumes it up to the requested steps."
+        ),
+    )
+    parser.add_argument("analysis", metavar="ANALYSIS.toml", help="the analysis file")
+    parser.add_argument("-o", "--out", metavar="RUN", required=True, help="run directory")
+    parser.add_argument("--steps", type=_positive_int, help="override [sample] steps")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from ..analysis import load_analysis, run_sample
+
+    progress = not args.quiet and sys.stderr.isatty()
+    post = run_sample(load_analysis(args.analysis), args.out, steps=args.steps, progress=progress)
+    summary = post.summary()
+    print(f"walkers = {post.walkers}, steps = {post.steps}, burn = {post.burn}, "
+          f"acceptance = {post.acceptance_fraction:.2f}")
+    for name, row in summary.items():
+        lo, hi = row["median"] - row["p16"], row["p84"] - row["median"]
+        print(f"  {name} = {row['median']:.6g} -{lo:.2g} +{hi:.2g} {row['unit']}  "
+              f"(tau_int {row['tau_int']:.1f}, ess {row['ess']:.0f})".rstrip())
+    print(post.message)
+    print(f"wrote {args.out}/posterior.json")
+    return 0

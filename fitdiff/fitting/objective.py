@@ -1,0 +1,361 @@
+"""One objective, two engines: residuals for lmfit, log-posterior for emcee, from the same code.
+
+``Objective`` couples a forward model, a dataset, an :class:`lmfit.Parameters` record (names,
+bounds, vary, expr) and priors. ``GlobalObjective`` joins several objectives over one parameter
+record, with parameters shared, per dataset (``NAME__LABEL``) or tied by lmfit expressions.
+
+The statistics are PHYSICS.md §4: residuals r_i = (y_i − m_i)/s_i with s_i² = σ_i² + f² m_i²
+(``ln_f`` optional), or whitened by the Cholesky factor of the covariance when the dataset has
+one; log-likelihood −½ Σ r² − Σ ln s_i − (N/2) ln 2π. Least squares sees two kinds of extra
+residuals so that ½ Σ residuals² = −log-posterior + const exactly:
+
+* noise inflation adds sqrt(2 Σ ln(s_i/σ_i)) (real, because s_i ≥ σ_i);
+* each prior adds its residual (:mod:`fitdiff.fitting.priors`).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import lmfit
+import numpy as np
+from scipy.linalg import cho_factor, solve_triangular
+
+from ..errors import FitError, ModelError
+from .data import Dataset
+from .models import ForwardModel, unit_of
+from .priors import Prior
+
+_LN_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass
+class Term:
+    """One model-versus-dataset comparison inside an objective.
+
+    ``mapping`` sends each model parameter name to the name of the lmfit parameter that
+    supplies it; ``ln_f`` names the noise-inflation parameter (None: no inflation).
+    """
+
+    model: ForwardModel
+    data: Dataset
+    mapping: dict[str, str]
+    ln_f: str | None = None
+
+    def model_values(self, values: dict) -> dict:
+        return {k: values[g] for k, g in self.mapping.items()}
+
+    def predict(self, values: dict) -> np.ndarray:
+        return np.asarray(self.model.predict(self.model_values(values), self.data), float)
+
+    def evaluate(self, values: dict) -> tuple[np.ndarray, float, np.ndarray]:
+        """Return (whitened residuals, Σ ln(s_i/σ_i) inflation term, model)."""
+        d = self.data
+        m = self.predict(values)
+        if m.shape != d.y.shape or not np.all(np.isfinite(m)):
+            raise ModelError(f"model {self.model.kind!r} gave non-finite values on {d.label!r}")
+        f2 = math.exp(2.0 * values[self.ln_f]) if self.ln_f else 0.0
+        if d.cov is None:
+            if f2 == 0.0:
+                return (d.y - m) / d.y_err, 0.0, m
+            s = np.sqrt(d.y_err**2 + f2 * m**2)
+            return (d.y - m) / s, float(np.sum(np.log(s / d.y_err))), m
+        cov = d.cov + np.diag(f2 * m**2) if f2 else d.cov
+        try:
+            L, _ = cho_factor(cov, lower=True, check_finite=False)
+        except np.linalg.LinAlgError as exc:
+            raise ModelError(f"covariance of {d.label!r} is not positive definite") from exc
+        L = np.tril(L)
+        r = solve_triangular(L, d.y - m, lower=True, check_finite=False)
+        extra = float(np.sum(np.log(np.diag(L)))) - _half_logdet(d)
+        return r, extra, m
+
+
+def _half_logdet(d: Dataset) -> float:
+    """½ ln det of the dataset's own covariance (cached on the dataset)."""
+    cached = getattr(d, "_half_logdet", None)
+    if cached is None:
+        L, _ = cho_factor(d.cov, lower=True)
+        cached = float(np.sum(np.log(np.diag(L))))
+        d._half_logdet = cached
+    return cached
+
+
+def _data_norm(d: Dataset) -> float:
+    """Σ ln σ_i + (N/2) ln 2π: the constant part of −log-likelihood."""
+    if d.cov is not None:
+        return _half_logdet(d) + 0.5 * d.y.size * _LN_2PI
+    return float(np.sum(np.log(d.y_err))) + 0.5 * d.y.size * _LN_2PI
+
+
+class Objective:
+    """Model + data + parameters + priors; the single function both engines optimise.
+
+    Parameters
+    ----------
+    model : ForwardModel
+        The forward model (``linear``, ``ballistic``, ``diffusivity``, ``valleys``).
+    data : Dataset
+        What the model is compared with.
+    parameters : lmfit.Parameters
+        The record of names, values, bounds, vary and expr (copied; bounds are tightened to
+        the priors' support). Must supply every model parameter (through ``mapping``).
+    priors : dict of str to Prior, optional
+        Priors of free parameters; a free parameter without one is uniform within its bounds.
+    mapping : dict, optional
+        Model parameter name → lmfit parameter name (default: the same name).
+    ln_f : str, optional
+        Name of the noise-inflation parameter (natural log of f, dimensionless).
+    """
+
+    def __init__(
+        self,
+        model: ForwardModel,
+        data: Dataset,
+        parameters: lmfit.Parameters,
+        priors: dict[str, Prior] | None = None,
+        *,
+        mapping: dict[str, str] | None = None,
+        ln_f: str | None = None,
+    ):
+        model.check_dataset(data)
+        if mapping is None:
+            mapping = {n: n for n in model.parameter_names()}
+        self._setup([Term(model, data, dict(mapping), ln_f)], parameters, priors or {})
+
+    @classmethod
+    def from_terms(cls, terms: Sequence[Term], parameters: lmfit.Parameters, priors=None):
+        """Build from ready :class:`Term` objects over one parameter record (global fits)."""
+        for t in terms:
+            t.model.check_dataset(t.data)
+        obj = cls.__new__(GlobalObjective if len(terms) > 1 else cls)
+        obj.objectives = []
+        obj._setup(list(terms), parameters, priors or {})
+        return obj
+
+    # --- construction ---------------------------------------------------------------------
+    def _setup(self, terms: list[Term], parameters: lmfit.Parameters, priors: dict) -> None:
+        self.terms = terms
+        self.parameters = copy.deepcopy(parameters)
+        self.priors = dict(priors)
+        for term in terms:
+            missing = [g for g in list(term.mapping.values()) + [term.ln_f] if g and g not in self.parameters]
+            if missing:
+                raise FitError(f"parameters {missing} needed by model {term.model.kind!r} are not defined")
+        self.names = [n for n, p in self.parameters.items() if p.vary and not p.expr]
+        for name, prior in self.priors.items():
+            if name not in self.names:
+                raise FitError(f"prior on {name!r}: only free parameters (vary, no expr) take priors")
+            p = self.parameters[name]
+            lo, hi = prior.support
+            p.min, p.max = max(p.min, lo), min(p.max, hi)
+            if not p.min <= p.value <= p.max:
+                raise FitError(
+                    f"parameter {name!r}: start value {p.value} outside [{p.min}, {p.max}] "
+                    "(bounds ∩ prior support)"
+                )
+        self.lower = np.array([self.parameters[n].min for n in self.names], float)
+        self.upper = np.array([self.parameters[n].max for n in self.names], float)
+        self._flat = -sum(
+            math.log(self.upper[i] - self.lower[i])
+            for i, n in enumerate(self.names)
+            if n not in self.priors and np.isfinite(self.upper[i] - self.lower[i])
+        )
+        self._prior_list = [(i, self.priors[n]) for i, n in enumerate(self.names) if n in self.priors]
+        self._has_expr = any(p.expr for p in self.parameters.values())
+        self._fixed = {n: p.value for n, p in self.parameters.items()}
+        self._const = sum(_data_norm(t.data) for t in terms)
+
+    # --- parameter vectors ----------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.names)
+
+    @property
+    def ndata(self) -> int:
+        return sum(len(t.data) for t in self.terms)
+
+    @property
+    def theta0(self) -> np.ndarray:
+        """Start vector: the current values of the free parameters."""
+        return np.array([self.parameters[n].value for n in self.names], float)
+
+    def values(self, theta: Sequence[float]) -> dict[str, float]:
+        """All parameter values (free, fixed and expressions) for the free vector ``theta``."""
+        if not self._has_expr:
+            vals = dict(self._fixed)
+            vals.update(zip(self.names, map(float, theta)))
+            return vals
+        for n, v in zip(self.names, theta):
+            self.parameters[n].value = float(v)
+        self.parameters.update_constraints()
+        return self.parameters.valuesdict()
+
+    def units(self) -> dict[str, str]:
+        """Unit of each lmfit parameter (from the model table, else from its name suffix)."""
+        out = {n: unit_of(n) for n in self.parameters}
+        for t in self.terms:
+            table = {p.name: p.unit for p in t.model.parameter_table()}
+            for k, g in t.mapping.items():
+                if k in table:
+                    out[g] = table[k]
+        return out
+
+    def in_bounds(self, theta) -> bool:
+        theta = np.asarray(theta, float)
+        return bool(np.all(theta >= self.lower) and np.all(theta <= self.upper))
+
+    # --- the two engines' functions -------------------------------------------------------
+    def _data(self, theta):
+        vals = self.values(theta)
+        rs, extras = [], []
+        for t in self.terms:
+            r, extra, _ = t.evaluate(vals)
+            rs.append(r)
+            extras.append(extra)
+        return rs, extras
+
+    def residuals(self, theta) -> np.ndarray:
+        """Residual vector for least squares: data, noise-inflation terms, then priors.
+
+        ½ Σ residuals² = −logpost(theta) + const for every theta inside the bounds.
+        """
+        rs, extras = self._data(theta)
+        parts = list(rs)
+        for t, e in zip(self.terms, extras):
+            if t.ln_f:
+                parts.append(np.array([math.sqrt(2.0 * max(e, 0.0))]))
+        pr = [p.residual(theta[i]) for i, p in self._prior_list]
+        parts.append(np.array([r for r in pr if r is not None], float))
+        return np.concatenate(parts)
+
+    def chi2_data(self, theta) -> float:
+        """Σ r² over the data points only (no priors, no inflation term)."""
+        return float(sum(np.sum(r**2) for r in self._data(theta)[0]))
+
+    def loglike(self, theta) -> float:
+        """Gaussian log-likelihood, normalised (PHYSICS.md §4); −inf where the model fails."""
+        try:
+            rs, extras = self._data(theta)
+        except ModelError:
+            return -math.inf
+        return -0.5 * sum(float(r @ r) for r in rs) - sum(extras) - self._const
+
+    def logprior(self, theta) -> float:
+        """Sum of the log-priors; −inf outside the bounds."""
+        if not self.in_bounds(theta):
+            return -math.inf
+        return self._flat + sum(p.logpdf(theta[i]) for i, p in self._prior_list)
+
+    def logpost(self, theta) -> float:
+        """log-prior + log-likelihood (what emcee samples)."""
+        lp = self.logprior(theta)
+        if not math.isfinite(lp):
+            return -math.inf
+        ll = self.loglike(theta)
+        return lp + ll if math.isfinite(ll) else -math.inf
+
+    __call__ = logpost
+
+    # --- bookkeeping ----------------------------------------------------------------------
+    def fingerprint(self) -> str:
+        """SHA-256 of everything the posterior depends on (model, data, parameter setup, priors).
+
+        Start values of free parameters are excluded: they do not change the posterior.
+        """
+        h = hashlib.sha256()
+        spec = {
+            "models": [t.model.fingerprint() for t in self.terms],
+            "mappings": [t.mapping for t in self.terms],
+            "ln_f": [t.ln_f for t in self.terms],
+            "parameters": {
+                n: [p.vary, p.expr, repr(p.min), repr(p.max), None if n in self.names else repr(p.value)]
+                for n, p in self.parameters.items()
+            },
+            "priors": {n: p.to_dict() for n, p in self.priors.items()},
+        }
+        h.update(json.dumps(spec, sort_keys=True, default=repr).encode())
+        for t in self.terms:
+            for a in (t.data.x, t.data.y, t.data.y_err) + ((t.data.cov,) if t.data.cov is not None else ()):
+                h.update(np.ascontiguousarray(a, float).tobytes())
+        return h.hexdigest()
+
+    def with_values(self, theta) -> lmfit.Parameters:
+        """A copy of the parameter record holding ``theta`` (expressions evaluated)."""
+        params = copy.deepcopy(self.parameters)
+        for n, v in zip(self.names, theta):
+            params[n].value = float(v)
+        params.update_constraints()
+        return params
+
+
+class GlobalObjective(Objective):
+    """Several objectives fitted together over one parameter record.
+
+    Parameters
+    ----------
+    objectives : sequence of Objective
+        Each with its own model, dataset and parameters; the dataset labels must be distinct
+        identifiers (they suffix per-dataset names).
+    shared : iterable of str, optional
+        Parameter names that take one value across all objectives (default: all). Every other
+        name ``N`` becomes one parameter per objective, ``N__<label>``, with that objective's
+        value, bounds and prior.
+    parameters, priors : optional
+        Use this record (and priors) as is instead of merging: each objective's mapping must
+        then already name parameters of ``parameters`` (how ``fitdiff.analysis`` builds global
+        fits, with expressions across datasets).
+    """
+
+    def __init__(
+        self,
+        objectives: Sequence[Objective],
+        shared: Iterable[str] | None = None,
+        *,
+        parameters: lmfit.Parameters | None = None,
+        priors: dict[str, Prior] | None = None,
+    ):
+        if not objectives:
+            raise FitError("GlobalObjective needs at least one objective")
+        self.objectives = list(objectives)
+        terms = [copy.copy(t) for o in objectives for t in o.terms]
+        if parameters is not None:
+            self._setup(terms, parameters, priors or {})
+            return
+        merged, merged_priors = lmfit.Parameters(), {}
+        shared = None if shared is None else set(shared)
+        terms = []
+        for o in objectives:
+            label = o.terms[0].data.label
+            if not label.isidentifier():
+                raise FitError(f"dataset label {label!r} must be an identifier to name parameters")
+            rename = {}
+            for n, p in o.parameters.items():
+                g = n if (shared is None or n in shared) else f"{n}__{label}"
+                rename[n] = g
+                if g not in merged:
+                    merged.add(g, value=p.value, min=p.min, max=p.max, vary=p.vary)
+                    if n in o.priors:
+                        merged_priors[g] = o.priors[n]
+            for n, p in o.parameters.items():
+                if p.expr:  # rewrite expressions in the merged names
+                    expr = p.expr
+                    for old, new in sorted(rename.items(), key=lambda kv: -len(kv[0])):
+                        if old != new:
+                            expr = _replace_name(expr, old, new)
+                    merged[rename[n]].set(expr=expr)
+            for t in o.terms:
+                mapping = {k: rename[g] for k, g in t.mapping.items()}
+                terms.append(Term(t.model, t.data, mapping, rename[t.ln_f] if t.ln_f else None))
+        self._setup(terms, merged, merged_priors)
+
+
+def _replace_name(expr: str, old: str, new: str) -> str:
+    import re
+
+    return re.sub(rf"\b{re.escape(old)}\b", new, expr)

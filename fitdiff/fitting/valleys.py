@@ -1,0 +1,121 @@
+"""The ``valleys`` forward model: multivalley moments predicting w²_PL(t) and PL(t) jointly.
+
+Wraps :class:`fitdiff.solvers.ValleyModel` (PHYSICS.md §3.1–3.3) and its exact moment solver
+:func:`fitdiff.solvers.solve_moments` with pulse, IRF and PSF. Parameter names are the solver's
+flat names (``D_<valley>_cm2_s``, ``rate_<from>_<to>_per_ps``, ``w0_um``, ``irf_fwhm_ps`` …)
+plus ``pl_scale`` (measured PL per model PL unit, since PL(t) is recorded in arbitrary counts).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ModelError
+from .data import Dataset
+from .models import ForwardModel, ParameterInfo, unit_of
+
+_DESCRIPTIONS = {
+    "D": "diffusion coefficient",
+    "E": "valley energy",
+    "krad": "radiative rate",
+    "knr": "non-radiative rate",
+    "tau": "momentum relaxation time",
+    "rate": "downhill intervalley rate",
+}
+
+
+class ValleysModel(ForwardModel):
+    """Multivalley bright/dark transport (seed 001; PHYSICS.md §3) for fits.
+
+    Parameters
+    ----------
+    base : fitdiff.solvers.ValleyModel
+        The model definition; its values are the parameter defaults. Every parameter is fixed
+        by default: a fit frees the ones the configuration marks ``vary = true``.
+    """
+
+    kind = "valleys"
+    datasets = ("widths", "pl")
+    references = ("seed 001 (negative excitonic diffusion), PHYSICS.md §3.1–3.3",)
+
+    def __init__(self, base):
+        self.base = base
+        self._names = base.parameter_names()
+        self._cache_key = None
+        self._cache_sol = None
+
+    @classmethod
+    def from_toml(cls, path) -> ValleysModel:
+        from ..solvers import ValleyModel
+
+        return cls(ValleyModel.from_toml(path))
+
+    def _defaults(self) -> dict[str, float]:
+        b = self.base
+        out = {}
+        D = b.diffusion_cm2_s()
+        for i, v in enumerate(b.valleys):
+            n = v.name
+            out[f"D_{n}_cm2_s"] = float(D[i])
+            out[f"E_{n}_meV"] = v.E_meV
+            out[f"krad_{n}_per_ps"] = v.radiative_rate_per_ps
+            out[f"knr_{n}_per_ps"] = v.nonradiative_rate_per_ps
+            out[f"tau_{n}_ps"] = v.tau_ps
+        for t in b.transitions:
+            out[f"rate_{t.from_}_{t.to}_per_ps"] = t.rate_per_ps
+        out.update(w0_um=b.source.w0_um, t0_ps=b.source.t0_ps, pulse_fwhm_ps=b.source.pulse_fwhm_ps,
+                   w_psf_um=b.instrument.w_psf_um, irf_fwhm_ps=b.instrument.irf_fwhm_ps, T_K=b.T_K)
+        return out
+
+    def parameter_table(self):
+        defaults = self._defaults()
+        table = []
+        for name in self._names:
+            head = name.split("_", 1)[0]
+            lo = -math.inf if head in ("E", "t0") else 0.0
+            table.append(ParameterInfo(name, unit_of(name), float(defaults[name]), lo, math.inf,
+                                       False, _DESCRIPTIONS.get(head, name)))
+        table.append(ParameterInfo("pl_scale", "", 1.0, 0.0, math.inf, False,
+                                   "measured PL per model PL unit (excitons/ps)"))
+        return table
+
+    def solve(self, values: dict, t_ps: np.ndarray):
+        """Moment solution for ``values`` on ``t_ps`` (the last one is cached: the widths and
+        PL datasets of one measurement then cost one solve)."""
+        from ..solvers import solve_moments
+
+        flat = {k: values[k] for k in self._names if k in values}
+        key = (tuple(flat.values()), t_ps.tobytes())
+        if key != self._cache_key:
+            try:
+                model = self.base.with_parameters(**flat)
+            except ValueError as exc:  # ModelError/ConfigError: impossible parameter values
+                raise ModelError(str(exc)) from exc
+            self._cache_sol = solve_moments(model, t_ps)
+            self._cache_key = key
+        return self._cache_sol
+
+    def predict(self, values, dataset: Dataset):
+        sol = self.solve(values, dataset.x)
+        if dataset.kind == "widths":
+            return sol.w2_pl_um2
+        return values.get("pl_scale", 1.0) * sol.pl
+
+    def extra_columns(self, values, dataset):
+        sol = self.solve(values, dataset.x)
+        cols = {}
+        for i, n in enumerate(sol.valleys):
+            cols[f"w2_{n}_um2"] = sol.w2_um2[i]
+            cols[f"n_{n}"] = sol.n[i]
+        cols["D_model_cm2_s"] = sol.D_pl_cm2_s
+        return cols
+
+    def fingerprint(self):
+        return {**super().fingerprint(), "base": self.base.to_dict()}
+
+    def __getstate__(self):  # the cache is per process
+        state = dict(self.__dict__)
+        state["_cache_key"] = state["_cache_sol"] = None
+        return state

@@ -1,0 +1,106 @@
+"""Figures of an emcee chain: the corner plot (``corner`` package) and walker traces."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .figures import DATA_COLOR, MODEL_COLOR, new_figure
+from .format import axis_label
+
+
+def flat_samples(samples: np.ndarray, burn: int = 0, thin: int = 1) -> np.ndarray:
+    """Return the post-burn-in, thinned samples flattened to (n, parameters).
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        Chain of shape (steps, walkers, parameters).
+    burn, thin : int
+        Steps discarded at the start and the thinning step (as ``posterior.json`` states).
+    """
+    kept = samples[max(int(burn), 0) :: max(int(thin), 1)]
+    if kept.shape[0] == 0:
+        kept = samples  # a burn-in longer than the chain: show everything rather than nothing
+    return kept.reshape(-1, samples.shape[2])
+
+
+def corner_figure(
+    samples: np.ndarray, labels: list[str], truths: list[float] | None = None
+) -> Figure:
+    """Corner plot of the flattened samples with 16/50/84 % quantiles marked.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        Shape (n, parameters), from :func:`flat_samples`.
+    labels : list of str
+        Axis label of each parameter, with its unit.
+    truths : list of float, optional
+        Best-fit values drawn as lines (NaN where a parameter has none).
+    """
+    import corner
+
+    k = samples.shape[1]
+    size = min(max(2.2 * k, 5.0), 14.0)
+    fig = new_figure(size, size)
+    fig.set_layout_engine(None)  # corner sets its own subplot spacing
+    # corner refuses parameters without spread; give such a column a tiny explicit range.
+    ranges = []
+    for col in samples.T:
+        lo, hi = float(np.min(col)), float(np.max(col))
+        ranges.append(
+            (lo, hi)
+            if hi > lo
+            else (lo - 0.5 * abs(lo or 1.0) * 1e-6, hi + 0.5 * abs(hi or 1.0) * 1e-6)
+        )
+    corner.corner(
+        samples,
+        fig=fig,
+        labels=labels,
+        range=ranges,
+        quantiles=[0.16, 0.5, 0.84],
+        show_titles=True,
+        title_fmt=".4g",
+        truths=truths,
+        truth_color=MODEL_COLOR,
+        color=DATA_COLOR,
+        label_kwargs={"fontsize": 9},
+        title_kwargs={"fontsize": 9},
+        max_n_ticks=4,
+    )
+    return fig
+
+
+def traces_figure(
+    samples: np.ndarray, labels: list[str], burn: int = 0, max_walkers: int = 64
+) -> Figure:
+    """Walker traces, one panel per parameter, with the burn-in marked.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        Chain of shape (steps, walkers, parameters), burn-in included.
+    labels : list of str
+        Label of each parameter, with its unit.
+    burn : int
+        Steps discarded as burn-in (shaded).
+    max_walkers : int
+        At most this many walkers are drawn, so the figure stays light.
+    """
+    steps, walkers, k = samples.shape
+    fig = new_figure(6.4, 1.25 * k + 0.9)
+    axes = np.atleast_1d(fig.subplots(k, 1, sharex=True))
+    step = np.arange(steps)
+    shown = samples[:, : min(walkers, max_walkers), :]
+    for i, ax in enumerate(axes):
+        ax.plot(step, shown[:, :, i], color="k", alpha=max(0.05, min(0.4, 8.0 / walkers)), lw=0.6)
+        if burn > 0:
+            ax.axvspan(0, min(burn, steps - 1), color=MODEL_COLOR, alpha=0.08, lw=0)
+        ax.set_ylabel(labels[i], fontsize=8)
+    axes[-1].set_xlabel(axis_label("step", ""))
+    title = "Walker traces"
+    if burn > 0:
+        title += f" (shaded: {burn} burn-in steps)"
+    axes[0].set_title(title)
+    return fig

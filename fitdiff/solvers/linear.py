@@ -1,0 +1,235 @@
+"""Exact response of a block lower-triangular linear system to a Gaussian (or delta) pulse.
+
+Every rung of the moment ladder (PHYSICS.md §3.3, §3.5 design note) is a linear system
+
+    dX/dt = A X + b f(t),   X = (x_0, x_1, x_2) = (n, p, m) over internal states,
+
+whose generator is block lower-triangular: the moment of order r² (m) is fed by p and n but
+never feeds back. The diagonal blocks are diagonalisable (the n and m blocks share the rate
+operator K, the p block is K restricted and damped), but A itself is *defective*: n and m have
+equal eigenvalues, which is where the secular term 4Dt comes from. So A is never
+eigen-decomposed as a whole. Instead each diagonal block is diagonalised once and the response
+is written with divided differences of the scalar pulse response
+
+    h(λ, t) = ∫_0^∞ exp(λu) f(t − u) du     (f: unit-area Gaussian of width σ centred at t0),
+
+an exponentially modified Gaussian evaluated with ``scipy.special.erfcx`` so it neither
+overflows nor underflows. Convolving f with a Gaussian IRF is the same h with
+σ² → σ_pulse² + σ_IRF², so the instrument is applied to n and m before any ratio is formed.
+
+Coincident (or nearly coincident) eigenvalues are handled with Taylor expansions in λ, whose
+derivatives ∂^k h are closed-form truncated-Gaussian moments; this keeps the divided
+differences accurate to rounding for any spacing of the eigenvalues.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import erfc, erfcx
+
+from ..errors import ModelError
+
+#: Relative spacing (|Δλ| · time scale) below which divided differences switch to Taylor series.
+_CLOSE = 1e-3
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One diagonalised diagonal block: ``A_block = S diag(eigvals) Sinv`` (rates in 1/ps)."""
+
+    eigvals: np.ndarray
+    S: np.ndarray
+    Sinv: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Number of internal states of the block."""
+        return self.eigvals.size
+
+    @classmethod
+    def diagonal(cls, d: np.ndarray) -> Block:
+        """A block that is already diagonal."""
+        d = np.asarray(d, dtype=float)
+        eye = np.eye(d.size)
+        return cls(d, eye, eye)
+
+    @classmethod
+    def detailed_balance(cls, K: np.ndarray, weights: np.ndarray) -> Block:
+        """Diagonalise a rate matrix obeying detailed balance with stationary ``weights``.
+
+        K_vv' π_v' = K_v'v π_v makes Π^(-1/2) K Π^(1/2) symmetric, so ``eigh`` gives real
+        eigenvalues and an orthogonal basis; the eigenvector matrices are then exact inverses
+        of each other without a numerical ``inv`` (which would lose digits when the valley
+        populations differ by 1e13, as at 20 K).
+        """
+        root = np.sqrt(np.asarray(weights, dtype=float))
+        Ks = K / root[:, None] * root[None, :]
+        lam, U = np.linalg.eigh(0.5 * (Ks + Ks.T))
+        return cls(lam, root[:, None] * U, U.T / root[None, :])
+
+    @classmethod
+    def general(cls, A: np.ndarray) -> Block:
+        """Diagonalise any diagonalisable block with real spectrum (``numpy.linalg.eig``)."""
+        lam, S = np.linalg.eig(A)
+        if np.iscomplexobj(lam):
+            if np.max(np.abs(lam.imag)) > 1e-9 * max(1.0, np.max(np.abs(lam.real))):
+                raise ModelError("the moment generator has complex eigenvalues (not a rate model)")
+            lam, S = lam.real, S.real
+        return cls(lam, S, np.linalg.inv(S))
+
+
+def pulse_derivatives(lam: np.ndarray, tau: np.ndarray, sigma: float, order: int) -> list:
+    """Return [∂^k h(λ, τ) for k = 0..order] with shape ``lam.shape + tau.shape``.
+
+    Parameters
+    ----------
+    lam : numpy.ndarray
+        Eigenvalues λ in 1/ps (real, typically <= 0).
+    tau : numpy.ndarray
+        Time since the pulse centre, t − t0, in ps (1-D).
+    sigma : float
+        Pulse (⊛ IRF) standard deviation in ps; 0 means a delta pulse.
+    order : int
+        Highest λ-derivative wanted.
+
+    Notes
+    -----
+    ∂^k h = ∫_0^∞ u^k e^(λu) f(τ − u) du are moments of a Gaussian in u (centre μ = τ + λσ²)
+    truncated to u > 0, which obey H_k = μ H_(k−1) + (k−1) σ² H_(k−2) (+ σ² f(τ) for k = 1).
+    """
+    lam = np.asarray(lam, dtype=float)[..., None]
+    tau = np.asarray(tau, dtype=float)
+    if sigma == 0.0:
+        # a delta pulse creates the population at t0 (inclusive), so w²(t0) = w0²
+        h0 = np.where(tau >= 0.0, np.exp(lam * np.maximum(tau, 0.0)), 0.0)
+        out = [h0]
+        for k in range(1, order + 1):
+            out.append(out[-1] * tau)
+        return out
+    mu = tau + lam * sigma**2
+    z = -mu / (_SQRT2 * sigma)
+    gauss = np.exp(-0.5 * (tau / sigma) ** 2)
+    # z > 0: e^(λτ+λ²σ²/2) erfc(z) = e^(-τ²/2σ²) erfcx(z), no overflow; z <= 0 means
+    # τ >= -λσ² >= 0, where the direct product cannot overflow either
+    with np.errstate(over="ignore", under="ignore"):
+        direct = np.exp(np.minimum(lam * tau + 0.5 * (lam * sigma) ** 2, 700.0)) * erfc(
+            np.minimum(z, 0.0))
+        h0 = 0.5 * np.where(z > 0.0, gauss * erfcx(np.maximum(z, 0.0)), direct)
+    out = [h0]
+    if order >= 1:
+        fgauss = gauss / (_SQRT2PI * sigma)
+        out.append(mu * h0 + sigma**2 * fgauss)
+    for k in range(2, order + 1):
+        out.append(mu * out[k - 1] + (k - 1) * sigma**2 * out[k - 2])
+    return out
+
+
+def _dd1(a: np.ndarray, b: np.ndarray, tau: np.ndarray, sigma: float, scale: float):
+    """Divided difference h[a, b](τ), broadcasting a and b (λ in 1/ps)."""
+    a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
+    diff = a - b
+    close = np.abs(diff) * scale < _CLOSE
+    ha = pulse_derivatives(a, tau, sigma, 0)[0]
+    hb = pulse_derivatives(b, tau, sigma, 0)[0]
+    safe = np.where(close, 1.0, diff)[..., None]
+    direct = (ha - hb) / safe
+    if not close.any():
+        return direct
+    c = 0.5 * (a + b)
+    d = 0.5 * diff
+    H = pulse_derivatives(c, tau, sigma, 3)
+    # h[c+d, c-d] = h'(c) + h'''(c) d²/6 + O(d⁴)
+    taylor = H[1] + H[3] * (d**2 / 6.0)[..., None]
+    return np.where(close[..., None], taylor, direct)
+
+
+def _dd2(a, b, c, tau: np.ndarray, sigma: float, scale: float):
+    """Second divided difference h[a, b, c](τ) (symmetric in its nodes), broadcasting."""
+    x = np.sort(np.stack(np.broadcast_arrays(*(np.asarray(v, float) for v in (a, b, c)))),
+                axis=0)
+    x0, x1, x2 = x
+    spread = x2 - x0
+    close = spread * scale < _CLOSE
+    safe = np.where(close, 1.0, x0 - x2)[..., None]
+    direct = (_dd1(x0, x1, tau, sigma, scale) - _dd1(x1, x2, tau, sigma, scale)) / safe
+    if not close.any():
+        return direct
+    m = (x0 + x1 + x2) / 3.0
+    d0, d1, d2 = x0 - m, x1 - m, x2 - m
+    h2 = d0 * d0 + d1 * d1 + d2 * d2 + d0 * d1 + d0 * d2 + d1 * d2
+    H = pulse_derivatives(m, tau, sigma, 4)
+    # Taylor about the mean: the h''' term vanishes because the deviations sum to zero
+    taylor = 0.5 * H[2] + H[4] * (h2 / 24.0)[..., None]
+    return np.where(close[..., None], taylor, direct)
+
+
+def chain_response(
+    blocks: list[Block],
+    couplings: dict[tuple[int, int], np.ndarray],
+    sources: list[np.ndarray | None],
+    tau: np.ndarray,
+    sigma: float,
+) -> list[np.ndarray]:
+    """Exact solution of dx_i/dt = B_i x_i + Σ_(j<i) C_ij x_j + b_i f(t), x(−∞) = 0.
+
+    Parameters
+    ----------
+    blocks : list of Block
+        The diagonal blocks B_0, B_1, ... (at most three levels: n, p, m).
+    couplings : dict
+        ``{(i, j): C_ij}`` for i > j (matrix of shape (size_i, size_j), rates in 1/ps or the
+        moment's own units per ps).
+    sources : list
+        Source vector b_i of each level (None = no direct source).
+    tau : numpy.ndarray
+        Time since the pulse centre in ps.
+    sigma : float
+        Standard deviation of the pulse (⊛ IRF) in ps; 0 = delta pulse.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        x_i(τ) with shape (size_i, len(tau)) per level.
+    """
+    if len(blocks) > 3:
+        raise ModelError("chain_response supports at most three moment levels (n, p, m)")
+    tau = np.asarray(tau, dtype=float)
+    scale = float(np.max(np.abs(tau), initial=0.0)) + 5.0 * sigma
+    lam = [blk.eigvals for blk in blocks]
+    beta = [None if b is None else blk.Sinv @ b for blk, b in zip(blocks, sources)]
+    chat = {ij: blocks[ij[0]].Sinv @ C @ blocks[ij[1]].S for ij, C in couplings.items()}
+    # modal amplitude of every level reached *directly* from a source, then through couplings
+    out = []
+    for i, blk in enumerate(blocks):
+        xt = np.zeros((blk.size, tau.size))
+        if beta[i] is not None and np.any(beta[i]):
+            xt += beta[i][:, None] * pulse_derivatives(lam[i], tau, sigma, 0)[0]
+        for j in range(i):
+            C = chat.get((i, j))
+            if C is None:
+                continue
+            if beta[j] is not None and np.any(beta[j]):
+                dd = _dd1(lam[i][:, None], lam[j][None, :], tau, sigma, scale)
+                xt += np.einsum("ik,k,ikt->it", C, beta[j], dd)
+            for k in range(j):
+                C2 = chat.get((j, k))
+                if C2 is None or beta[k] is None or not np.any(beta[k]):
+                    continue
+                dd = _dd2(lam[i][:, None, None], lam[j][None, :, None], lam[k][None, None, :],
+                          tau, sigma, scale)
+                xt += np.einsum("il,lk,k,ilkt->it", C, C2, beta[k], dd)
+        out.append(blk.S @ xt)
+    return out
+
+
+def pulse_shape(tau: np.ndarray, sigma: float) -> np.ndarray:
+    """The unit-area Gaussian pulse f(τ) in 1/ps (zero everywhere for a delta pulse, τ ≠ 0)."""
+    tau = np.asarray(tau, dtype=float)
+    if sigma == 0.0:
+        return np.zeros_like(tau)
+    return np.exp(-0.5 * (tau / sigma) ** 2) / (_SQRT2PI * sigma)
