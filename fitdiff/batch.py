@@ -660,7 +660,13 @@ def run_measurement(task: Task) -> dict[str, Any]:
         key = task_key(task)
         stored = None if task.force else completed_row(task, key)
         if stored is not None:
-            return {**stored, "status": "skipped", "run_time_s": time.perf_counter() - started}
+            # the run directory may have been moved or copied since: report where it is now
+            return {
+                **stored,
+                "status": "skipped",
+                "run_time_s": time.perf_counter() - started,
+                "run_dir": str(task.run_dir),
+            }
         # Removed before any work: a run that dies half-way must not look complete next time.
         (task.run_dir / MARKER).unlink(missing_ok=True)
         from .pipeline import run
@@ -807,7 +813,8 @@ def run_campaign(
     started = time.perf_counter()
     if not isinstance(campaign, Campaign):
         campaign = load_campaign(campaign)
-    out_dir = Path(out_dir)
+    # absolute: workers (dask, another host) need not share this process's working directory
+    out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     handler = _open_log(out_dir / LOG)
     try:

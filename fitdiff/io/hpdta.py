@@ -240,10 +240,12 @@ def build_comment(
     """Write an HPD-TA comment whose ``[Scaling]`` points at tables at the given offsets."""
     rows, cols = shape
     t_dim, h_dim = dims
-    app = (
-        '[Application],Enconding=UTF-8,Software="fitdiff",Application=2,'
-        f'Date="{_dmy(meta.get("date"))}",Time="{meta.get("time", "00:00:00.000")}"'
-    )
+    # Date/Time only when known: an invented date would be read back as metadata.
+    app = '[Application],Enconding=UTF-8,Software="fitdiff",Application=2'
+    if _dmy(meta.get("date")):
+        app += f',Date="{_dmy(meta.get("date"))}"'
+    if meta.get("time"):
+        app += f',Time="{meta["time"]}"'
     spectro = (
         "[Spectrograph],UseDevice=-1" if h_dim == "wavelength" else "[Spectrograph],UseDevice=0"
     )
@@ -261,4 +263,4 @@ def build_comment(
 
 def _dmy(iso: Any) -> str:
     match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", str(iso or ""))
-    return f"{match.group(3)}/{match.group(2)}/{match.group(1)}" if match else "01/01/1970"
+    return f"{match.group(3)}/{match.group(2)}/{match.group(1)}" if match else ""

@@ -114,3 +114,10 @@ def test_img_writer_refuses_stacks(tmp_path):
 def test_save_unknown_suffix(tmp_path):
     with pytest.raises(ConfigError, match=r"cannot save as '\.png'.*\.tif, \.tiff, \.img"):
         fitdiff.save(_streak(), tmp_path / "s.png")
+
+
+def test_img_without_date_gets_none(tmp_path):
+    m = _streak()
+    m.meta.clear()
+    back = fitdiff.load(fitdiff.save(m, tmp_path / "nodate.img"))
+    assert "date" not in back.meta and "time" not in back.meta
