@@ -120,7 +120,10 @@ class Measurement:
         if values.size < 3:
             return True
         steps = np.diff(values)
-        return bool(np.allclose(steps, steps[0], rtol=rtol, atol=0.0))
+        # Instrument axis tables are often float32 (HPD-TA .img): allow their rounding, a few
+        # float32 epsilons of the largest coordinate, on top of the relative tolerance.
+        atol = 4 * np.finfo(np.float32).eps * float(np.max(np.abs(values)))
+        return bool(np.allclose(steps, steps.mean(), rtol=rtol, atol=atol))
 
     def transpose(self, *dims: str) -> Measurement:
         """Return a copy with the axes in the order ``dims``."""

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from pipeline_harness import EXAMPLES, example_truth, write_analysis
 from scipy.optimize import curve_fit
 
 from fitdiff.cli import main
 from fitdiff.extract import read_table_csv
 from fitdiff.pipeline import STAGES, StageError, run
-
-from .conftest import example_truth, write_analysis
 
 #: Every file a run with [sample] writes (docs/interfaces.md, "The RUN directory").
 RUN_FILES = (
@@ -37,8 +37,11 @@ RUN_FILES = (
 
 
 def _mtimes(run_dir):
-    return {p.relative_to(run_dir).as_posix(): p.stat().st_mtime_ns
-            for p in run_dir.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(run_dir).as_posix(): p.stat().st_mtime_ns
+        for p in run_dir.rglob("*")
+        if p.is_file()
+    }
 
 
 @pytest.mark.slow
@@ -56,8 +59,13 @@ def test_run_writes_every_file_and_recovers_the_truth(project):
     # (scipy.optimize.curve_fit with absolute sigma) to optimiser precision.
     widths = read_table_csv(run_dir / "widths.csv")
     ok = widths[widths["ok"].astype(bool)]
-    popt, _ = curve_fit(lambda t, w0, slope: w0 + slope * t, ok["t_ps"], ok["w2_um2"],
-                        sigma=ok["w2_err_um2"], absolute_sigma=True)
+    popt, _ = curve_fit(
+        lambda t, w0, slope: w0 + slope * t,
+        ok["t_ps"],
+        ok["w2_um2"],
+        sigma=ok["w2_err_um2"],
+        absolute_sigma=True,
+    )
     results = json.loads((run_dir / "results.json").read_text())
     D = results["parameters"]["D_cm2_s"]
     # slope = 4 D with 1 cm²/s = 1e-4 µm²/ps (PHYSICS.md §1 and §0)
@@ -95,7 +103,8 @@ def test_rerun_reuses_and_settings_changes_redo_only_what_depends_on_them(projec
     after = _mtimes(run_dir)
     rewritten = {"provenance.json", "analysis.json"}
     assert {k: v for k, v in after.items() if k not in rewritten} == {
-        k: v for k, v in before.items() if k not in rewritten}
+        k: v for k, v in before.items() if k not in rewritten
+    }
 
     # A new sampler seed redoes sample and report only.
     write_analysis(project, sample_seed=12)
@@ -124,7 +133,10 @@ def test_corrupted_input_fails_at_the_load_stage_with_exit_2(project):
     (project / "streak.img").write_bytes(bytes(data[:200]))
     proc = subprocess.run(
         [sys.executable, "-m", "fitdiff.cli", "run", str(analysis), "-o", str(run_dir), "-q"],
-        capture_output=True, text=True, cwd=project, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=project,
+        timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("fitdiff run: error: load stage: ")
@@ -139,10 +151,6 @@ def test_corrupted_input_fails_at_the_load_stage_with_exit_2(project):
 
 @pytest.mark.slow
 def test_overrides_change_the_input_and_count_in_the_keys(project, tmp_path_factory):
-    import shutil
-
-    from .conftest import EXAMPLES
-
     other = tmp_path_factory.mktemp("other") / "streak_300K.img"
     shutil.copy(EXAMPLES / "streak_300K.img", other)
     analysis = write_analysis(project, sample_seed=None)
@@ -168,8 +176,12 @@ def test_bad_configuration_names_the_config_stage(project, capsys):
 
 def test_unknown_override_key_and_bad_force_are_config_errors(project):
     with pytest.raises(StageError, match=r"^config stage: data\.fiel: unknown key"):
-        run(project / "analysis.toml", project / "RUN", quiet=True,
-            overrides={"data": {"fiel": "x.img"}})
+        run(
+            project / "analysis.toml",
+            project / "RUN",
+            quiet=True,
+            overrides={"data": {"fiel": "x.img"}},
+        )
     with pytest.raises(StageError, match=r"^config stage: force: unknown stage\(s\) \['fitt'\]"):
         run(project / "analysis.toml", project / "RUN", quiet=True, force=["fitt"])
 
@@ -186,5 +198,4 @@ def test_quiet_prints_nothing_and_plain_progress_names_each_stage(project, capsy
     assert [line.split()[2] for line in lines[: len(STAGES)]] == list(STAGES)
     assert "sample    skipped" in out.err
     assert out.out.strip().endswith("report.html")
-    assert np.isfinite(json.loads((project / "RUN" / "provenance.json").read_text())
-                       ["run_time_s"])
+    assert np.isfinite(json.loads((project / "RUN" / "provenance.json").read_text())["run_time_s"])
