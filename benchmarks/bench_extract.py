@@ -82,7 +82,12 @@ def main(argv=None) -> None:
     def batched():
         return batched_lm(gm, p0[rows], data[rows], valid[rows], nm.variance)
 
+    def bare_moments():  # the floor: three weighted sums per row, no errors or kurtosis
+        y = data - data[:, edges].mean(axis=1, keepdims=True)
+        return y.sum(1), y @ x, y @ (x * x)
+
     t_moment = best_of(moment_pass, 5)
+    t_bare = best_of(bare_moments, 5)
     t_batched = best_of(batched, 3)
     t_full = best_of(lambda: extract_widths(m), 3)
     df = extract_widths(m)
@@ -94,8 +99,14 @@ def main(argv=None) -> None:
             row, p = data[i], p0[i]
             try:
                 if not reweight:  # the textbook loop: weights from the data, floored at 1
-                    p, _ = curve_fit(model, x, row, p0=p, sigma=np.sqrt(np.maximum(row, 1.0)),
-                                     absolute_sigma=True)
+                    p, _ = curve_fit(
+                        model,
+                        x,
+                        row,
+                        p0=p,
+                        sigma=np.sqrt(np.maximum(row, 1.0)),
+                        absolute_sigma=True,
+                    )
                 else:  # the same estimator as batched: weights from the model, iterated
                     for _ in range(8):
                         sigma = np.sqrt(nm.variance(model(x, *p)))
@@ -117,22 +128,30 @@ def main(argv=None) -> None:
             s2_loop = loop(reweight)
             results[reweight] = (time.perf_counter() - t0, s2_loop)
     s2_batched = df["sigma2_um2"].to_numpy()
-    print(f"image {args.rows} x {args.cols}, seed {args.seed}; fitted rows {len(rows)}, "
-          f"ok rows {ok.sum()} of {len(ok)}")
+    print(
+        f"image {args.rows} x {args.cols}, seed {args.seed}; fitted rows {len(rows)}, "
+        f"ok rows {ok.sum()} of {len(ok)}"
+    )
     print(f"moment pass                 {1e3 * t_moment:8.1f} ms")
     print(f"batched Gauss fit           {1e3 * t_batched:8.1f} ms")
     print(f"extract_widths (everything) {1e3 * t_full:8.1f} ms")
+    print(f"bare moment sums            {1e3 * t_bare:8.1f} ms")
     print(f"batched fit / moment pass   = {t_batched / t_moment:7.1f}x  (target <= 20)")
+    print(f"batched fit / bare sums     = {t_batched / t_bare:7.1f}x")
     print(f"extract_widths / moment     = {t_full / t_moment:7.1f}x")
     for reweight, label in ((True, "curve_fit, model weights"), (False, "curve_fit, data weights")):
         t_loop, s2_loop = results[reweight]
         both = ok & np.isfinite(s2_loop)
         rel = np.abs(s2_batched[both] - s2_loop[both]) / s2_loop[both]
-        print(f"{label}: loop {1e3 * t_loop:8.1f} ms; loop / batched fit = "
-              f"{t_loop / t_batched:6.1f}x (target >= 30); loop / extract_widths = "
-              f"{t_loop / t_full:6.1f}x")
-        print(f"    median |dsigma2|/sigma2 = {100 * np.median(rel):7.3f} % over {both.sum()} "
-              f"ok rows (target < 1 %); 90th percentile {100 * np.percentile(rel, 90):.3f} %")
+        print(
+            f"{label}: loop {1e3 * t_loop:8.1f} ms; loop / batched fit = "
+            f"{t_loop / t_batched:6.1f}x (target >= 30); loop / extract_widths = "
+            f"{t_loop / t_full:6.1f}x"
+        )
+        print(
+            f"    median |dsigma2|/sigma2 = {100 * np.median(rel):7.3f} % over {both.sum()} "
+            f"ok rows (target < 1 %); 90th percentile {100 * np.percentile(rel, 90):.3f} %"
+        )
 
 
 if __name__ == "__main__":

@@ -528,18 +528,31 @@ def parse_executor(spec: str) -> Callable[[], Executor]:
     raise ConfigError(f"executor {spec!r}: allowed are local, processes:N, dask://HOST:PORT")
 
 
+#: Modules a process-pool worker needs for :func:`run_measurement` (imported in the forkserver).
+_PRELOAD = (
+    "fitdiff.batch",
+    "fitdiff.pipeline",
+    "fitdiff.analysis",
+    "fitdiff.io",
+    "fitdiff.extract",
+    "fitdiff.fitting",
+    "fitdiff.report",
+)
+
+
 @dataclass(frozen=True)
 class _ProcessPoolFactory:
     workers: int
 
     def __call__(self) -> Executor:
         # forkserver: workers fork from a clean server process (the caller may hold threads,
-        # e.g. a dask client or a progress bar, which plain fork would copy mid-state), and the
-        # preloaded imports make each worker start in milliseconds rather than re-importing.
+        # e.g. a dask client or a progress bar, which plain fork would copy mid-state). The
+        # server imports the pipeline's layers once, so every worker of this and of any
+        # rebuilt pool starts with them loaded instead of paying seconds of imports each.
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if context.get_start_method() == "forkserver":
-            context.set_forkserver_preload(["fitdiff.batch", "fitdiff.pipeline"])
+            context.set_forkserver_preload(list(_PRELOAD))
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
 
 

@@ -261,7 +261,7 @@ class StageRunner:
         force: bool | Iterable[str] = False,
         progress: _Progress | None = None,
     ):
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir).resolve()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / RECORDS_DIR).mkdir(exist_ok=True)
         self.force = force if isinstance(force, bool) else frozenset(force)
@@ -802,7 +802,8 @@ def run(
     started_at = _now()
     t0 = time.perf_counter()
     analysis_path = Path(analysis_path)
-    run_dir = Path(out_dir)
+    # Absolute, so that paths the layers hand back stay valid whatever the working directory.
+    run_dir = Path(out_dir).expanduser().resolve()
     if run_dir.exists() and not run_dir.is_dir():
         raise StageError("config", f"output {run_dir} exists and is not a directory")
     try:

@@ -18,26 +18,42 @@ def register(subparsers) -> None:
     p.add_argument("file", help="measurement file (any format fitdiff.load reads)")
     p.add_argument("-o", "--output", required=True, help="widths CSV to write")
     p.add_argument("--method", choices=("gauss", "moment"), default="gauss")
-    p.add_argument("--t-range-ps", type=float_range, metavar="A:B",
-                   help="time window in ps (after time zero)")
+    p.add_argument(
+        "--t-range-ps", type=float_range, metavar="A:B", help="time window in ps (after time zero)"
+    )
     p.add_argument("--x-range-um", type=float_range, metavar="A:B", help="x window in µm")
     p.add_argument("--y-range-um", type=float_range, metavar="A:B", help="y window in µm")
     p.add_argument("--bin-t", type=int, default=1, help="sum N slices")
     p.add_argument("--bin-x", type=int, default=1, help="sum N pixels along x")
     p.add_argument("--bin-y", type=int, default=1, help="sum N pixels along y")
-    p.add_argument("--background", default="fit",
-                   help="fit | none | pre-pulse | COUNTS | DARK_FILE (default fit)")
-    p.add_argument("--background-t-range-ps", type=float_range, metavar="A:B",
-                   help="pre-pulse window in ps for --background pre-pulse")
-    p.add_argument("--time-zero", default=None, metavar="rise|PS",
-                   help="subtract this time zero (ps), or 'rise' for the PL half-rise")
+    p.add_argument(
+        "--background",
+        default="fit",
+        help="fit | none | pre-pulse | COUNTS | DARK_FILE (default fit)",
+    )
+    p.add_argument(
+        "--background-t-range-ps",
+        type=float_range,
+        metavar="A:B",
+        help="pre-pulse window in ps for --background pre-pulse",
+    )
+    p.add_argument(
+        "--time-zero",
+        default=None,
+        metavar="rise|PS",
+        help="subtract this time zero (ps), or 'rise' for the PL half-rise",
+    )
     p.add_argument("--gain", type=float, default=1.0, help="counts per photoelectron")
     p.add_argument("--read-noise", type=float, default=0.0, help="read noise SD in counts")
     p.add_argument("--em", action="store_true", help="EM-CCD: excess noise factor 2")
     p.add_argument("--saturation", type=float, help="mask pixels at or above these counts")
     p.add_argument("--hot-pixel-sigma", type=float, help="mask hot pixels (SDs above median)")
-    p.add_argument("--shape", choices=("isotropic", "elliptical"), default="isotropic",
-                   help="2D Gaussian of a stack")
+    p.add_argument(
+        "--shape",
+        choices=("isotropic", "elliptical"),
+        default="isotropic",
+        help="2D Gaussian of a stack",
+    )
     p.add_argument("--min-snr", type=float, default=5.0, help="intensity/error below: not ok")
     add_calibration_flags(p)
     p.set_defaults(func=run)
@@ -69,16 +85,24 @@ def run(args: argparse.Namespace) -> int:
         try:
             t0 = float(t0)
         except ValueError:
-            raise ExtractionError(
-                f"--time-zero {t0!r}: allowed 'rise' or a number of ps"
-            ) from None
+            raise ExtractionError(f"--time-zero {t0!r}: allowed 'rise' or a number of ps") from None
     noise = {"gain": args.gain, "read_noise": args.read_noise, "excess": 2.0 if args.em else 1.0}
     df = extract_widths(
-        m, args.method, t_range_ps=args.t_range_ps, x_range_um=args.x_range_um,
-        y_range_um=args.y_range_um, bin_t=args.bin_t, bin_x=args.bin_x, bin_y=args.bin_y,
+        m,
+        args.method,
+        t_range_ps=args.t_range_ps,
+        x_range_um=args.x_range_um,
+        y_range_um=args.y_range_um,
+        bin_t=args.bin_t,
+        bin_x=args.bin_x,
+        bin_y=args.bin_y,
         background=_background(args.background, calibration),
-        background_t_range_ps=args.background_t_range_ps, noise=noise, t0_ps=t0,
-        saturation=args.saturation, hot_pixel_sigma=args.hot_pixel_sigma, shape=args.shape,
+        background_t_range_ps=args.background_t_range_ps,
+        noise=noise,
+        t0_ps=t0,
+        saturation=args.saturation,
+        hot_pixel_sigma=args.hot_pixel_sigma,
+        shape=args.shape,
         min_snr=args.min_snr,
     )
     df.attrs["settings"]["calibration"] = calibration

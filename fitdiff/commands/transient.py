@@ -27,15 +27,18 @@ def run(args: argparse.Namespace) -> int:
     from ..extract import linear_diffusion, read_table_csv, transient_diffusion, write_table_csv
 
     widths = read_table_csv(args.widths)
-    out = transient_diffusion(widths, window=args.window, t_range_ps=args.t_range_ps,
-                              method=args.method)
+    out = transient_diffusion(
+        widths, window=args.window, t_range_ps=args.t_range_ps, method=args.method
+    )
     lin = linear_diffusion(widths, args.t_range_ps)
     out.attrs["linear_fit"] = lin.to_dict()
     out.attrs["widths_settings"] = widths.attrs.get("settings")
     write_table_csv(out, args.output)
     lo, hi = lin.t_range_ps
-    print(f"linear fit {lo:g}-{hi:g} ps ({lin.ndata} points): D = {lin.D_cm2_s:.4g} ± "
-          f"{lin.D_err_cm2_s:.2g} cm²/s, w0² = {lin.w0_2_um2:.4g} ± {lin.w0_2_err_um2:.2g} µm², "
-          f"redchi = {lin.redchi:.3g}")
+    print(
+        f"linear fit {lo:g}-{hi:g} ps ({lin.ndata} points): D = {lin.D_cm2_s:.4g} ± "
+        f"{lin.D_err_cm2_s:.2g} cm²/s, w0² = {lin.w0_2_um2:.4g} ± {lin.w0_2_err_um2:.2g} µm², "
+        f"redchi = {lin.redchi:.3g}"
+    )
     print(f"D(t): {len(out)} points -> {args.output}")
     return 0

@@ -53,8 +53,11 @@ def orient(m: Measurement) -> Measurement:
     expected = {"t": "ps", "x": "um", "y": "um"}
     for d in order:
         if m.units[d] != expected[d]:
-            flag = {"t": "--t-ps-per-px / t_ps_per_px", "x": "--x-um-per-px / x_um_per_px",
-                    "y": "--y-um-per-px / y_um_per_px"}[d]
+            flag = {
+                "t": "--t-ps-per-px / t_ps_per_px",
+                "x": "--x-um-per-px / x_um_per_px",
+                "y": "--y-um-per-px / y_um_per_px",
+            }[d]
             raise ExtractionError(
                 f"{where}: axis {d!r} is in {m.units[d]!r}, not {expected[d]!r}; "
                 f"give the calibration ({flag})"
@@ -159,8 +162,10 @@ def background_image(
             with np.errstate(invalid="ignore"):
                 frame = np.where(good, data[sel], 0.0).sum(0) / good.sum(0)
             frame = np.nan_to_num(frame, nan=0.0)
-            return frame[None], {"background": "pre-pulse",
-                                 "background_t_range_ps": [float(v) for v in t_range_ps]}
+            return frame[None], {
+                "background": "pre-pulse",
+                "background_t_range_ps": [float(v) for v in t_range_ps],
+            }
         raise ExtractionError(
             f"background = {background!r}; allowed 'fit', 'none', 'pre-pulse', a number of "
             "counts or a dark-frame array"

@@ -72,10 +72,12 @@ def radial_profile(
         mean = total / npix
         err = np.sqrt(var) / npix
     frame, rbin = np.divmod(np.arange(size), nbin)
-    return pd.DataFrame({
-        "t_ps": m.coords["t"][frame[keep]],
-        "r_um": (rbin[keep] + 0.5) * bin_um,
-        "counts": mean[keep],
-        "counts_err": err[keep],
-        "npix": npix[keep],
-    })
+    return pd.DataFrame(
+        {
+            "t_ps": m.coords["t"][frame[keep]],
+            "r_um": (rbin[keep] + 0.5) * bin_um,
+            "counts": mean[keep],
+            "counts_err": err[keep],
+            "npix": npix[keep],
+        }
+    )

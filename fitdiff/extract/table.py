@@ -22,9 +22,7 @@ def write_table_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
     path : path-like
         Output file.
     """
-    head = "".join(
-        f"# {key}: {json.dumps(_finite(value))}\n" for key, value in df.attrs.items()
-    )
+    head = "".join(f"# {key}: {json.dumps(_finite(value))}\n" for key, value in df.attrs.items())
     write_text(path, head + df.to_csv(index=False, float_format="%.10g"))
 
 

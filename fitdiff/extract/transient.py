@@ -94,11 +94,13 @@ def transient_diffusion(
         slope = yw @ c
         slope_err = np.sqrt(sliding_window_view(e**2, window) @ (c * c))
     to_cm2_s = 0.25 / UM2_PS_PER_CM2_S
-    out = pd.DataFrame({
-        "t_ps": t[half : len(t) - half],
-        "D_cm2_s": slope * to_cm2_s,
-        "D_err_cm2_s": slope_err * to_cm2_s,
-    })
+    out = pd.DataFrame(
+        {
+            "t_ps": t[half : len(t) - half],
+            "D_cm2_s": slope * to_cm2_s,
+            "D_err_cm2_s": slope_err * to_cm2_s,
+        }
+    )
     out.attrs["settings"] = {
         "window": int(window),
         "method": method,
@@ -145,8 +147,7 @@ def linear_diffusion(
     use = _usable(widths, t_range_ps)
     if len(use) < 3:
         raise ExtractionError(
-            f"linear_diffusion needs >= 3 ok points in t_range_ps = {t_range_ps}; "
-            f"found {len(use)}"
+            f"linear_diffusion needs >= 3 ok points in t_range_ps = {t_range_ps}; found {len(use)}"
         )
     t = use["t_ps"].to_numpy(float)
     y = use["w2_um2"].to_numpy(float)

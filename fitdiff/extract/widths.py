@@ -95,9 +95,17 @@ def extract_widths(
         raise ExtractionError(f"edge_fraction = {edge_fraction!r}; allowed 0 < f < 0.5")
     nm = resolve_noise(noise, m.meta)
     prep = prepare(
-        m, t_range_ps=t_range_ps, x_range_um=x_range_um, y_range_um=y_range_um, bin_t=bin_t,
-        bin_x=bin_x, bin_y=bin_y, background=background,
-        background_t_range_ps=background_t_range_ps, t0_ps=t0_ps, saturation=saturation,
+        m,
+        t_range_ps=t_range_ps,
+        x_range_um=x_range_um,
+        y_range_um=y_range_um,
+        bin_t=bin_t,
+        bin_x=bin_x,
+        bin_y=bin_y,
+        background=background,
+        background_t_range_ps=background_t_range_ps,
+        t0_ps=t0_ps,
+        saturation=saturation,
         hot_pixel_sigma=hot_pixel_sigma,
     )
     nt = prep.data.shape[0]
@@ -127,8 +135,17 @@ def extract_widths(
     if method == "gauss":
         # rows below min_snr are flagged anyway; fitting them costs most of the iterations
         fit_rows = snr >= min_snr
-        out = _gauss_columns(coords, axes, data[fit_rows], bad[fit_rows], offset[fit_rows], nm,
-                             {k: _rows(v, fit_rows) for k, v in mom.items()}, shape, max_iter)
+        out = _gauss_columns(
+            coords,
+            axes,
+            data[fit_rows],
+            bad[fit_rows],
+            offset[fit_rows],
+            nm,
+            {k: _rows(v, fit_rows) for k, v in mom.items()},
+            shape,
+            max_iter,
+        )
         out = {k: _expand(v, fit_rows) for k, v in out.items()}
         # PL(t) of unfitted slices is still useful: fall back to the moment sum there
         for col in ("intensity", "intensity_err", "background"):
@@ -137,8 +154,18 @@ def extract_widths(
             snr = np.where(fit_rows, out["intensity"] / out["intensity_err"], snr)
     out["kurtosis_excess"] = mom["kurtosis_excess"]
     reason = _reasons(prep, bad, snr, min_snr, out, coords, axes)
-    first = ["sigma2_um2", "sigma2_err_um2", "w2_um2", "w2_err_um2", "center_um", "amplitude",
-             "background", "intensity", "intensity_err", "kurtosis_excess"]
+    first = [
+        "sigma2_um2",
+        "sigma2_err_um2",
+        "w2_um2",
+        "w2_err_um2",
+        "center_um",
+        "amplitude",
+        "background",
+        "intensity",
+        "intensity_err",
+        "kurtosis_excess",
+    ]
     df = pd.DataFrame({"t_ps": prep.t_ps, **{c: out[c] for c in first}})
     df["ok"] = reason == ""
     df["reason"] = reason
@@ -161,8 +188,21 @@ def extract_widths(
     return df
 
 
-def prepare(m, *, t_range_ps, x_range_um, y_range_um, bin_t, bin_x, bin_y, background,
-            background_t_range_ps, t0_ps, saturation, hot_pixel_sigma) -> pp.Prepared:
+def prepare(
+    m,
+    *,
+    t_range_ps,
+    x_range_um,
+    y_range_um,
+    bin_t,
+    bin_x,
+    bin_y,
+    background,
+    background_t_range_ps,
+    t0_ps,
+    saturation,
+    hot_pixel_sigma,
+) -> pp.Prepared:
     """Orient, mask, shift time, subtract background, crop and bin (see :mod:`.preprocess`)."""
     m = pp.orient(m)
     counts = np.asarray(m.counts, dtype=float)
@@ -210,20 +250,21 @@ def prepare(m, *, t_range_ps, x_range_um, y_range_um, bin_t, bin_x, bin_y, backg
             f"after cropping and binning the image is {data.shape}; need >= 5 pixels per axis"
         )
     data = np.where(bad, 0.0, data)
-    settings.update({
-        "t_range_ps": None if t_range_ps is None else [float(v) for v in t_range_ps],
-        "x_range_um": [float(coords["x"].min()), float(coords["x"].max())],
-        "bin_t": int(bin_t),
-        "bin_x": int(bin_x),
-        "saturation": saturation,
-        "hot_pixel_sigma": hot_pixel_sigma,
-        "masked_pixels": int(bad.sum()),
-    })
+    settings.update(
+        {
+            "t_range_ps": None if t_range_ps is None else [float(v) for v in t_range_ps],
+            "x_range_um": [float(coords["x"].min()), float(coords["x"].max())],
+            "bin_t": int(bin_t),
+            "bin_x": int(bin_x),
+            "saturation": saturation,
+            "hot_pixel_sigma": hot_pixel_sigma,
+            "masked_pixels": int(bad.sum()),
+        }
+    )
     if "y" in coords:
         settings["y_range_um"] = [float(coords["y"].min()), float(coords["y"].max())]
         settings["bin_y"] = int(bin_y)
-    return pp.Prepared(t_ps=t, coords=coords, data=data, bad=bad, offset=offset,
-                       settings=settings)
+    return pp.Prepared(t_ps=t, coords=coords, data=data, bad=bad, offset=offset, settings=settings)
 
 
 def _rows(value, sel):
@@ -289,8 +330,15 @@ def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter) ->
     p0 = gauss_start(coords, data, bad, mom)
     if not iso:
         p0 = np.insert(p0, k + 1, p0[:, k + 1], axis=1)  # σy² = σx² to start
-    fit = batched_lm(gaussian_model(coords, isotropic=iso), p0, data, ~bad, nm.variance,
-                     offset, max_iter=max_iter)
+    fit = batched_lm(
+        gaussian_model(coords, isotropic=iso),
+        p0,
+        data,
+        ~bad,
+        nm.variance,
+        offset,
+        max_iter=max_iter,
+    )
     p, cov = fit.p, fit.cov
     nw = 1 if iso else k
     iw = slice(1 + k, 1 + k + nw)
@@ -350,22 +398,30 @@ def _reasons(prep, bad, snr, min_snr, out, coords, axes) -> np.ndarray:
     converged = out.pop("_converged", np.ones(n, dtype=bool))
     spans = [np.ptp(c) for c in coords]
     steps = [np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords]
-    sig_axes = [out["sigma2_um2"]] if len(axes) == 1 else [out["sigma2_y_um2"],
-                                                           out["sigma2_x_um2"]]
+    sig_axes = [out["sigma2_um2"]] if len(axes) == 1 else [out["sigma2_y_um2"], out["sigma2_x_um2"]]
     centres = [out["center_um"]] if len(axes) == 1 else [out["center_y_um"], out["center_um"]]
     checks = [
         ((~bad).sum(axis=1) < 8, "masked: fewer than 8 usable pixels"),
-        (prep.t_ps < 0 if prep.settings.get("t0_ps") is not None else np.zeros(n, bool),
-         "pre-pulse (t < t0)"),
+        (
+            prep.t_ps < 0 if prep.settings.get("t0_ps") is not None else np.zeros(n, bool),
+            "pre-pulse (t < t0)",
+        ),
         (~(snr >= min_snr), f"low signal: intensity/error < {min_snr:g}"),
         (~converged, "fit did not converge"),
-        (~(np.isfinite(out["w2_um2"]) & np.isfinite(out["w2_err_um2"])
-           & (out["w2_err_um2"] > 0)), "no finite width or error"),
+        (
+            ~(
+                np.isfinite(out["w2_um2"])
+                & np.isfinite(out["w2_err_um2"])
+                & (out["w2_err_um2"] > 0)
+            ),
+            "no finite width or error",
+        ),
     ]
     for s2, step, span, cen, c in zip(sig_axes, steps, spans, centres, coords, strict=True):
         checks.append((~(s2 > (step / 2) ** 2), "width below half a pixel"))
-        checks.append((~(np.sqrt(np.abs(s2)) < span / 4),
-                       "width beyond window: sigma > 1/4 of the window"))
+        checks.append(
+            (~(np.sqrt(np.abs(s2)) < span / 4), "width beyond window: sigma > 1/4 of the window")
+        )
         checks.append((~((cen >= c.min()) & (cen <= c.max())), "centre outside window"))
     for failed, text in checks:
         reason[(reason == "") & failed] = text

@@ -45,6 +45,7 @@ class ValleysModel(ForwardModel):
         self._names = base.parameter_names()
         self._cache_key = None
         self._cache_sol = None
+        self._base_values = self._defaults()
 
     @classmethod
     def from_toml(cls, path) -> ValleysModel:
@@ -86,8 +87,10 @@ class ValleysModel(ForwardModel):
         PL datasets of one measurement then cost one solve)."""
         from ..solvers import solve_moments
 
-        flat = {k: values[k] for k in self._names if k in values}
-        key = (tuple(flat.values()), t_ps.tobytes())
+        # Only changed values go to with_parameters: each one costs a dataclass copy there.
+        base = self._base_values
+        flat = {k: values[k] for k in self._names if k in values and values[k] != base[k]}
+        key = (tuple(flat.items()), t_ps.tobytes())
         if key != self._cache_key:
             try:
                 model = self.base.with_parameters(**flat)

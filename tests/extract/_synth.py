@@ -62,10 +62,12 @@ def stack(seed=0, *, nt=12, ny=48, nx=64, sx2=2.0, sy2=2.0, photons=4e5, bg=2.0,
     x = (np.arange(nx) - nx / 2) * 0.25
     fx = sx2 * (1 + growth * np.arange(nt))
     fy = sy2 * (1 + growth * np.arange(nt))
-    arg = ((x[None, None, :] - 0.4) ** 2 / (2 * fx[:, None, None])
-           + (y[None, :, None] + 0.3) ** 2 / (2 * fy[:, None, None]))
+    arg = (x[None, None, :] - 0.4) ** 2 / (2 * fx[:, None, None]) + (
+        y[None, :, None] + 0.3
+    ) ** 2 / (2 * fy[:, None, None])
     norm = 0.25**2 / (2 * np.pi * np.sqrt(fx * fy))[:, None, None]
     counts = rng.poisson(photons * norm * np.exp(-arg) + bg)
-    m = Measurement(counts, ("t", "y", "x"), {"t": t, "y": y, "x": x},
-                    {"t": "ps", "y": "um", "x": "um"})
+    m = Measurement(
+        counts, ("t", "y", "x"), {"t": t, "y": y, "x": x}, {"t": "ps", "y": "um", "x": "um"}
+    )
     return m, fx, fy

@@ -26,16 +26,22 @@ def tif(tmp_path):
 
 def test_extract_then_transient(tif, tmp_path, capsys):
     widths = tmp_path / "widths.csv"
-    assert main(["extract", str(tif), "-o", str(widths), "--time-zero", "rise",
-                 "--x-range-um=-7:7"]) == 0
+    assert (
+        main(["extract", str(tif), "-o", str(widths), "--time-zero", "rise", "--x-range-um=-7:7"])
+        == 0
+    )
     assert "200 slices" in capsys.readouterr().out
     df = read_table_csv(widths)
     assert df.attrs["settings"]["method"] == "gauss"
     assert df.attrs["settings"]["t0_rule"].startswith("half-rise")
     assert df["ok"].sum() > 150
     trans = tmp_path / "transient.csv"
-    assert main(["transient", str(widths), "-o", str(trans), "--t-range-ps", "0:1400",
-                 "--window", "9"]) == 0
+    assert (
+        main(
+            ["transient", str(widths), "-o", str(trans), "--t-range-ps", "0:1400", "--window", "9"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     d = read_table_csv(trans)
     assert list(d.columns) == ["t_ps", "D_cm2_s", "D_err_cm2_s"]
@@ -52,8 +58,12 @@ def test_moment_and_calibration_flags(tif, tmp_path, capsys):
     widths = tmp_path / "w.csv"
     # a wrong calibration of 2 µm/px instead of 0.126 µm/px scales σ² by (2/0.126)²
     with pytest.warns(UserWarning, match="x_um_per_px overrides the file's own"):
-        assert main(["extract", str(tif), "-o", str(widths), "--method", "moment",
-                     "--x-um-per-px", "2"]) == 0
+        assert (
+            main(
+                ["extract", str(tif), "-o", str(widths), "--method", "moment", "--x-um-per-px", "2"]
+            )
+            == 0
+        )
     df = read_table_csv(widths)
     assert df.attrs["settings"]["calibration"] == {"x_um_per_px": 2.0}
     assert df["w2_um2"][df["ok"]].median() > 100
@@ -65,8 +75,19 @@ def test_bad_input_exits_2_with_message(tif, tmp_path, capsys):
     assert main(["extract", str(tif), "-o", str(tmp_path / "w.csv"), "--bin-x", "0"]) == 2
     assert "bin_x = 0" in capsys.readouterr().err
     proc = subprocess.run(
-        [sys.executable, "-m", "fitdiff.cli", "transient", str(tmp_path / "none.csv"), "-o",
-         str(tmp_path / "t.csv")], capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            "-m",
+            "fitdiff.cli",
+            "transient",
+            str(tmp_path / "none.csv"),
+            "-o",
+            str(tmp_path / "t.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "none.csv: cannot read table" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -74,7 +95,11 @@ def test_bad_input_exits_2_with_message(tif, tmp_path, capsys):
 
 def test_subprocess_extract_succeeds(tif, tmp_path):
     out = tmp_path / "w.csv"
-    proc = subprocess.run([sys.executable, "-m", "fitdiff.cli", "extract", str(tif), "-o",
-                           str(out)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fitdiff.cli", "extract", str(tif), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert read_table_csv(out)["ok"].sum() > 150

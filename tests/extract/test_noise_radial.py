@@ -15,11 +15,11 @@ from ._synth import stack
 def test_variance_formula():
     # PHYSICS.md §1: variance = excess · gain · counts + read_noise² (EM excess factor 2)
     nm = NoiseModel(gain=2.0, read_noise=3.0, excess=2.0)
-    np.testing.assert_allclose(nm.variance(np.array([0.0, 10.0])), [9.0, 49.0], rtol=1e-12,
-                               atol=0)
+    np.testing.assert_allclose(nm.variance(np.array([0.0, 10.0])), [9.0, 49.0], rtol=1e-12, atol=0)
     # Poisson: variance = mean, floored at 0.01 so zero-model tails keep finite weights
-    np.testing.assert_allclose(NoiseModel().variance(np.array([-1.0, 0.0, 5.0])),
-                               [0.01, 0.01, 5.0], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        NoiseModel().variance(np.array([-1.0, 0.0, 5.0])), [0.01, 0.01, 5.0], rtol=1e-12, atol=0
+    )
 
 
 def test_resolve_noise_sources_and_errors():

@@ -11,14 +11,20 @@ from fitdiff.extract import read_table_csv, write_table_csv
 
 
 def test_round_trip_keeps_values_attrs_and_reasons(tmp_path):
-    df = pd.DataFrame({
-        "t_ps": [0.0, 1.5, 3.0],
-        "w2_um2": [1.0 / 3.0, np.nan, 2.0],
-        "ok": [True, False, True],
-        "reason": ["", "low signal: intensity/error < 5", ""],
-    })
-    df.attrs["settings"] = {"method": "gauss", "x_range_um": [-1.0, 2.5], "t0_ps": None,
-                            "edge": float("nan")}
+    df = pd.DataFrame(
+        {
+            "t_ps": [0.0, 1.5, 3.0],
+            "w2_um2": [1.0 / 3.0, np.nan, 2.0],
+            "ok": [True, False, True],
+            "reason": ["", "low signal: intensity/error < 5", ""],
+        }
+    )
+    df.attrs["settings"] = {
+        "method": "gauss",
+        "x_range_um": [-1.0, 2.5],
+        "t0_ps": None,
+        "edge": float("nan"),
+    }
     path = tmp_path / "w.csv"
     write_table_csv(df, path)
     assert path.read_text().startswith("# settings: {")
@@ -28,8 +34,12 @@ def test_round_trip_keeps_values_attrs_and_reasons(tmp_path):
     assert back["ok"].dtype == bool and back["ok"].tolist() == [True, False, True]
     assert back["reason"].tolist() == df["reason"].tolist()
     # NaN becomes JSON null so that any JSON parser reads the header
-    assert back.attrs["settings"] == {"method": "gauss", "x_range_um": [-1.0, 2.5],
-                                      "t0_ps": None, "edge": None}
+    assert back.attrs["settings"] == {
+        "method": "gauss",
+        "x_range_um": [-1.0, 2.5],
+        "t0_ps": None,
+        "edge": None,
+    }
     assert not list(tmp_path.glob(".w.csv.*"))  # the atomic writer left no temporary
 
 

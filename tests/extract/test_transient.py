@@ -11,8 +11,14 @@ from fitdiff.extract import linear_diffusion, transient_diffusion
 
 
 def table(t, w2, err, ok=None):
-    return pd.DataFrame({"t_ps": t, "w2_um2": w2, "w2_err_um2": err,
-                         "ok": np.ones(len(t), bool) if ok is None else ok})
+    return pd.DataFrame(
+        {
+            "t_ps": t,
+            "w2_um2": w2,
+            "w2_err_um2": err,
+            "ok": np.ones(len(t), bool) if ok is None else ok,
+        }
+    )
 
 
 def test_straight_line_gives_exact_D():
@@ -41,8 +47,9 @@ def test_errors_match_polyfit_covariance():
     d = transient_diffusion(w, window=9)
     coef, cov = np.polyfit(t[:9], w2[:9], 1, w=1 / err[:9], cov="unscaled")
     np.testing.assert_allclose(d["D_cm2_s"].iloc[0], coef[0] / 4 / 1e-4, rtol=1e-9, atol=0)
-    np.testing.assert_allclose(d["D_err_cm2_s"].iloc[0], np.sqrt(cov[0, 0]) / 4 / 1e-4,
-                               rtol=1e-9, atol=0)
+    np.testing.assert_allclose(
+        d["D_err_cm2_s"].iloc[0], np.sqrt(cov[0, 0]) / 4 / 1e-4, rtol=1e-9, atol=0
+    )
     lin = linear_diffusion(w, t_range_ps=(50, 250))
     sel = (t >= 50) & (t <= 250)
     coef, cov = np.polyfit(t[sel], w2[sel], 1, w=1 / err[sel], cov="unscaled")

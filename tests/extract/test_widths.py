@@ -12,9 +12,21 @@ from fitdiff.io.measurement import Measurement
 
 from ._synth import stack, streak
 
-COLUMNS = ["t_ps", "sigma2_um2", "sigma2_err_um2", "w2_um2", "w2_err_um2", "center_um",
-           "amplitude", "background", "intensity", "intensity_err", "kurtosis_excess", "ok",
-           "reason"]
+COLUMNS = [
+    "t_ps",
+    "sigma2_um2",
+    "sigma2_err_um2",
+    "w2_um2",
+    "w2_err_um2",
+    "center_um",
+    "amplitude",
+    "background",
+    "intensity",
+    "intensity_err",
+    "kurtosis_excess",
+    "ok",
+    "reason",
+]
 
 
 @pytest.mark.parametrize("photons, bg", [(2e4, 3.0), (1500.0, 0.5)])
@@ -54,8 +66,9 @@ def test_columns_settings_and_order_independence():
     assert s["x_range_um"][0] >= -6.0 and s["x_range_um"][1] <= 7.0
     assert df["t_ps"].min() >= 0.0
     # the same image stored ("x", "t") gives the same table
-    flipped = extract_widths(m.transpose("x", "t"), t_range_ps=(0.0, 1000.0),
-                             x_range_um=(-6.0, 7.0))
+    flipped = extract_widths(
+        m.transpose("x", "t"), t_range_ps=(0.0, 1000.0), x_range_um=(-6.0, 7.0)
+    )
     np.testing.assert_allclose(flipped["w2_um2"], df["w2_um2"], rtol=1e-9, atol=0)
 
 
@@ -121,8 +134,9 @@ def test_gauss_and_moment_agree_on_gaussian_data():
     z = ((g["w2_um2"] - mo["w2_um2"]) / np.hypot(g["w2_err_um2"], mo["w2_err_um2"]))[ok]
     assert ok.sum() > 150
     assert abs(np.median(z)) < 0.5
-    np.testing.assert_allclose(np.median(g["w2_um2"][ok] / mo["w2_um2"][ok]), 1.0,
-                               rtol=0.01, atol=0)
+    np.testing.assert_allclose(
+        np.median(g["w2_um2"][ok] / mo["w2_um2"][ok]), 1.0, rtol=0.01, atol=0
+    )
 
 
 def test_kurtosis_zero_for_gaussian_and_positive_for_mixture():
@@ -153,11 +167,13 @@ def test_batched_fit_matches_scipy_curve_fit():
     for i in rows:
         p = df.loc[i, ["amplitude", "center_um", "sigma2_um2", "background"]].to_numpy(float)
         sigma = np.sqrt(np.maximum(model(x, *p), 0.01))
-        popt, pcov = curve_fit(model, x, m.counts[i].astype(float), p0=p, sigma=sigma,
-                               absolute_sigma=True)
+        popt, pcov = curve_fit(
+            model, x, m.counts[i].astype(float), p0=p, sigma=sigma, absolute_sigma=True
+        )
         np.testing.assert_allclose(popt[2], p[2], rtol=2e-3, atol=0)
-        np.testing.assert_allclose(np.sqrt(pcov[2, 2]), df.loc[i, "sigma2_err_um2"], rtol=0.02,
-                                   atol=0)
+        np.testing.assert_allclose(
+            np.sqrt(pcov[2, 2]), df.loc[i, "sigma2_err_um2"], rtol=0.02, atol=0
+        )
 
 
 def test_background_options_agree():
@@ -209,8 +225,7 @@ def test_stack_recovers_widths(shape):
     np.testing.assert_allclose(df["center_um"], 0.4, rtol=0, atol=0.05)
     np.testing.assert_allclose(df["center_y_um"], -0.3, rtol=0, atol=0.05)
     if shape == "elliptical":
-        np.testing.assert_allclose(df["sigma2_y_um2"] / df["sigma2_x_um2"], 1.5, rtol=0.05,
-                                   atol=0)
+        np.testing.assert_allclose(df["sigma2_y_um2"] / df["sigma2_x_um2"], 1.5, rtol=0.05, atol=0)
     # the moment is biased by its window (PHYSICS.md §1), so it is checked on a 24 µm field
     # (> 8σ): there its w² = <r²> = σx² + σy² holds to within its error
     big, bx, by = stack(1, ny=96, nx=96, sx2=2.0, sy2=sy2, growth=0.0)

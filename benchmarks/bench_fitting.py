@@ -1,0 +1,103 @@
+"""Fitting benchmark: log-posterior evaluations/s for the ``valleys`` model and emcee overhead.
+
+Model: 3 valleys (WS2-like KK bright, KK' and KΛ dark; PHYSICS.md §3.1 offsets), 300 times,
+Gaussian pulse, IRF and PSF; data w²_PL(t) and PL(t) fitted jointly (one moment solve per
+evaluation, shared through the model's cache). Baseline for the overhead ratio: the same number
+of bare model calls (``ValleyModel.with_parameters`` + ``solve_moments``) as emcee makes.
+Target (issue 6): overhead ratio ≤ 1.5.
+
+Run:  python benchmarks/bench_fitting.py [--walkers 16 --steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fitdiff.fitting import GlobalObjective, KineticsData, Objective, WidthsData, make_parameters, sample
+from fitdiff.fitting.valleys import ValleysModel
+from fitdiff.solvers import ValleyModel, solve_moments
+
+THREE_VALLEYS = {
+    "T_K": 50.0,
+    "valley": [
+        {"name": "KK", "E_meV": 0.0, "D_cm2_s": 0.5, "radiative_rate_per_ps": 0.05},
+        {"name": "KKp", "E_meV": -51.5, "D_cm2_s": 3.0, "nonradiative_rate_per_ps": 0.002},
+        {"name": "KL", "E_meV": -30.5, "D_cm2_s": 1.5, "nonradiative_rate_per_ps": 0.004},
+    ],
+    "transition": [
+        {"from": "KK", "to": "KKp", "rate_per_ps": 0.05},
+        {"from": "KK", "to": "KL", "rate_per_ps": 0.03},
+        {"from": "KL", "to": "KKp", "rate_per_ps": 0.02},
+    ],
+    "source": {"valley": "KK", "w0_um": 0.6, "pulse_fwhm_ps": 2.0},
+    "instrument": {"irf_fwhm_ps": 5.0, "w_psf_um": 0.3},
+}
+FREE = ("D_KK_cm2_s", "D_KKp_cm2_s", "D_KL_cm2_s", "rate_KK_KKp_per_ps", "pl_scale")
+
+
+def build():
+    base = ValleyModel.from_dict(THREE_VALLEYS)
+    t = np.linspace(-10.0, 500.0, 300)
+    sol = solve_moments(base, t)
+    rng = np.random.default_rng(0)
+    w_err = np.full(t.size, 0.01)
+    c = 1e6 * sol.pl
+    c_err = 0.02 * c + 1.0
+    widths = pd.DataFrame({"t_ps": t, "w2_um2": sol.w2_pl_um2 + w_err * rng.standard_normal(t.size),
+                           "w2_err_um2": w_err})
+    pl = pd.DataFrame({"t_ps": t, "intensity": c + c_err * rng.standard_normal(t.size),
+                       "intensity_err": c_err})
+    model = ValleysModel(base)
+    params = make_parameters(model, pl_scale=1e6)
+    for n in FREE:
+        params[n].set(vary=True)
+    objs = [Objective(model, WidthsData.from_frame(widths, label="w"), params),
+            Objective(model, KineticsData.from_frame(pl, label="pl"), params)]
+    return base, t, GlobalObjective(objs)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--walkers", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=20)
+    args = ap.parse_args(argv)
+    base, t, obj = build()
+    theta0 = obj.theta0
+    rng = np.random.default_rng(1)
+    thetas = theta0 * (1 + 1e-3 * rng.standard_normal((200, theta0.size)))
+
+    t0 = time.perf_counter()
+    for th in thetas:
+        obj.logpost(th)
+    per_logpost = (time.perf_counter() - t0) / len(thetas)
+
+    n_calls = args.walkers * (args.steps + 1)  # + the walkers' initial evaluation
+    names = obj.names[:-1]  # pl_scale is not a solver parameter
+    t0 = time.perf_counter()
+    for i in range(n_calls):
+        th = thetas[i % len(thetas)]
+        solve_moments(base.with_parameters(**dict(zip(names, th[:-1]))), t)
+    bare = time.perf_counter() - t0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        sample(obj, backend_path=Path(tmp) / "chain.h5", walkers=args.walkers, steps=args.steps,
+               burn=0, seed=1)
+        wall = time.perf_counter() - t0
+
+    print(f"valleys (3 valleys, {t.size} times, pulse + IRF + PSF; w²_PL and PL jointly)")
+    print(f"  log-posterior: {per_logpost * 1e3:.2f} ms/eval = {1 / per_logpost:.0f} evals/s")
+    print(f"  bare model calls: {n_calls} in {bare:.2f} s ({bare / n_calls * 1e3:.2f} ms each)")
+    print(f"  emcee ({args.walkers} walkers × {args.steps} steps, HDF5 chain): {wall:.2f} s")
+    print(f"  sampling overhead ratio (emcee wall / bare model calls): {wall / bare:.2f}"
+          f"  (target ≤ 1.5)")
+
+
+if __name__ == "__main__":
+    main()
