@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fitdiff.fitting import GlobalObjective, KineticsData, Objective, WidthsData, make_parameters, sample
+from fitdiff.fitting import (
+    GlobalObjective,
+    KineticsData,
+    Objective,
+    WidthsData,
+    make_parameters,
+    sample,
+)
 from fitdiff.fitting.valleys import ValleysModel
 from fitdiff.solvers import ValleyModel, solve_moments
 
@@ -49,16 +56,24 @@ def build():
     w_err = np.full(t.size, 0.01)
     c = 1e6 * sol.pl
     c_err = 0.02 * c + 1.0
-    widths = pd.DataFrame({"t_ps": t, "w2_um2": sol.w2_pl_um2 + w_err * rng.standard_normal(t.size),
-                           "w2_err_um2": w_err})
-    pl = pd.DataFrame({"t_ps": t, "intensity": c + c_err * rng.standard_normal(t.size),
-                       "intensity_err": c_err})
+    widths = pd.DataFrame(
+        {
+            "t_ps": t,
+            "w2_um2": sol.w2_pl_um2 + w_err * rng.standard_normal(t.size),
+            "w2_err_um2": w_err,
+        }
+    )
+    pl = pd.DataFrame(
+        {"t_ps": t, "intensity": c + c_err * rng.standard_normal(t.size), "intensity_err": c_err}
+    )
     model = ValleysModel(base)
     params = make_parameters(model, pl_scale=1e6)
     for n in FREE:
         params[n].set(vary=True)
-    objs = [Objective(model, WidthsData.from_frame(widths, label="w"), params),
-            Objective(model, KineticsData.from_frame(pl, label="pl"), params)]
+    objs = [
+        Objective(model, WidthsData.from_frame(widths, label="w"), params),
+        Objective(model, KineticsData.from_frame(pl, label="pl"), params),
+    ]
     return base, t, GlobalObjective(objs)
 
 
@@ -82,21 +97,29 @@ def main(argv=None):
     t0 = time.perf_counter()
     for i in range(n_calls):
         th = thetas[i % len(thetas)]
-        solve_moments(base.with_parameters(**dict(zip(names, th[:-1]))), t)
+        solve_moments(base.with_parameters(**dict(zip(names, th[:-1], strict=True))), t)
     bare = time.perf_counter() - t0
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        sample(obj, backend_path=Path(tmp) / "chain.h5", walkers=args.walkers, steps=args.steps,
-               burn=0, seed=1)
+        sample(
+            obj,
+            backend_path=Path(tmp) / "chain.h5",
+            walkers=args.walkers,
+            steps=args.steps,
+            burn=0,
+            seed=1,
+        )
         wall = time.perf_counter() - t0
 
     print(f"valleys (3 valleys, {t.size} times, pulse + IRF + PSF; w²_PL and PL jointly)")
     print(f"  log-posterior: {per_logpost * 1e3:.2f} ms/eval = {1 / per_logpost:.0f} evals/s")
     print(f"  bare model calls: {n_calls} in {bare:.2f} s ({bare / n_calls * 1e3:.2f} ms each)")
     print(f"  emcee ({args.walkers} walkers × {args.steps} steps, HDF5 chain): {wall:.2f} s")
-    print(f"  sampling overhead ratio (emcee wall / bare model calls): {wall / bare:.2f}"
-          f"  (target ≤ 1.5)")
+    print(
+        f"  sampling overhead ratio (emcee wall / bare model calls): {wall / bare:.2f}"
+        f"  (target ≤ 1.5)"
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ Stage functions (what ``fitdiff fit``, ``fitdiff sample`` and ``fitdiff.pipeline
     path (``parameters.D_cm2_s.prior.sigma``). Relative paths resolve against the TOML's folder.
     ``Analysis.config`` is the resolved configuration (JSON-able, absolute paths),
     ``Analysis.digest`` its SHA-256 (stage reuse can key on it plus input file hashes).
+``analysis_from_dict(raw, base_dir, path=None) -> Analysis``
+    The same from an already-parsed TOML dict (relative paths against ``base_dir``).
 ``load_tables(analysis, widths=None) -> dict[label, dict[kind, DataFrame]]``
     Read (or extract) the input tables; ``widths`` injects already-extracted widths tables
     (a DataFrame for a single dataset, or ``{label: DataFrame}``), skipping extraction.
@@ -108,15 +110,15 @@ import copy
 import hashlib
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import lmfit
 import numpy as np
 import pandas as pd
+import tomllib
 
-from .atomic import atomic_path, write_json
+from .atomic import write_json
 from .errors import ConfigError, FitdiffError, LoadError
 from .fitting import (
     DiffusivityData,
@@ -135,13 +137,29 @@ from .fitting import (
 )
 from .fitting.models import BallisticModel, DiffusivityModel, LinearModel, ParameterInfo
 
-_SECTIONS = ("data", "dataset", "extract", "transient", "model", "parameters", "fit", "sample",
-             "report")
+_SECTIONS = (
+    "data",
+    "dataset",
+    "extract",
+    "transient",
+    "model",
+    "parameters",
+    "fit",
+    "sample",
+    "report",
+)
 _DATA_FILES = ("widths", "pl", "table", "file")
 _DATA_KEYS = (*_DATA_FILES, "calibration", "covariance")
 _DATASET_KEYS = (*_DATA_KEYS, "label", "t_range_ps", "T_range_K", "parameters")
-_CALIBRATION_KEYS = ("x_um_per_px", "y_um_per_px", "x0_um", "t_ps_per_px", "t_ps_per_frame",
-                     "t0_ps", "t_axis_ps")
+_CALIBRATION_KEYS = (
+    "x_um_per_px",
+    "y_um_per_px",
+    "x0_um",
+    "t_ps_per_px",
+    "t_ps_per_frame",
+    "t0_ps",
+    "t_axis_ps",
+)
 _MODEL_KEYS = {
     "linear": ("kind", "noise_inflation", "diffusivity"),
     "ballistic": ("kind", "noise_inflation"),
@@ -150,8 +168,15 @@ _MODEL_KEYS = {
 }
 _PARAM_KEYS = ("value", "min", "max", "vary", "expr", "shared", "prior")
 _FIT_KEYS = ("t_range_ps", "T_range_K", "scale_covar", "max_nfev", "method")
-_SAMPLE_DEFAULTS = {"walkers": 32, "steps": 2000, "burn": 500, "thin": 1, "seed": 12345,
-                    "workers": 1, "predictive_draws": 200}
+_SAMPLE_DEFAULTS = {
+    "walkers": 32,
+    "steps": 2000,
+    "burn": 500,
+    "thin": 1,
+    "seed": 12345,
+    "workers": 1,
+    "predictive_draws": 200,
+}
 _REPORT_KEYS = ("title", "formats", "figures", "corner", "dpi")
 _TRANSIENT_KEYS = ("window", "t_range_ps", "method")
 #: noise-inflation parameter added by ``[model] noise_inflation = true`` (PHYSICS.md §4)
@@ -159,13 +184,26 @@ LN_F = ParameterInfo("ln_f", "", -3.0, -20.0, 3.0, True, "ln of the fractional n
 
 
 # --- small validators ---------------------------------------------------------------------
+def _extract_keys() -> tuple[str, ...]:
+    """Keyword arguments of fitdiff.extract.extract_widths (the [extract] keys)."""
+    import inspect
+
+    from .extract import extract_widths
+
+    params = inspect.signature(extract_widths).parameters
+    return tuple(n for n in params if n != "m")
+
+
 def _check_keys(table, allowed, where: str) -> None:
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table, got {table!r}")
     for key in table:
         if key not in allowed:
-            raise ConfigError(f"{where}.{key}: unknown key (allowed: {', '.join(allowed)})"
-                              if where else f"{key}: unknown section (allowed: {', '.join(allowed)})")
+            raise ConfigError(
+                f"{where}.{key}: unknown key (allowed: {', '.join(allowed)})"
+                if where
+                else f"{key}: unknown section (allowed: {', '.join(allowed)})"
+            )
 
 
 def _number(value, where: str, *, lo=-math.inf, hi=math.inf, integer=False):
@@ -272,8 +310,7 @@ def analysis_from_dict(raw: dict, *, base_dir, path=None) -> Analysis:
     fit_cfg = _fit(raw.get("fit", {}))
     sample_cfg = _sample(raw.get("sample", {}))
     extract_cfg = dict(raw.get("extract", {}))
-    if not isinstance(raw.get("extract", {}), dict):
-        raise ConfigError("extract: expected a table of extract_widths keywords")
+    _check_keys(raw.get("extract", {}), _extract_keys(), "extract")
     for key in ("t_range_ps", "x_range_um", "y_range_um", "background_t_range_ps"):
         if key in extract_cfg:
             extract_cfg[key] = _range(extract_cfg[key], f"extract.{key}")
@@ -295,22 +332,33 @@ def analysis_from_dict(raw: dict, *, base_dir, path=None) -> Analysis:
         "report": report_cfg,
     }
     ln_f = {d["label"]: mappings[d["label"]].pop("ln_f", None) for d in datasets}
-    return Analysis(Path(path) if path else base / "ANALYSIS.toml", config, model, params,
-                    priors, mappings, ln_f)
+    return Analysis(
+        Path(path) if path else base / "ANALYSIS.toml",
+        config,
+        model,
+        params,
+        priors,
+        mappings,
+        ln_f,
+    )
 
 
 def _model(cfg, base: Path) -> tuple[ForwardModel, dict]:
     if cfg is None:
-        raise ConfigError("model: missing section; set [model] kind = 'linear' (or ballistic, "
-                          "diffusivity, valleys)")
+        raise ConfigError(
+            "model: missing section; set [model] kind = 'linear' (or ballistic, "
+            "diffusivity, valleys)"
+        )
     if not isinstance(cfg, dict):
         raise ConfigError("model: expected a table")
     kind = cfg.get("kind")
     if kind not in _MODEL_KEYS:
         raise ConfigError(f"model.kind: {kind!r} is not one of {list(_MODEL_KEYS)}")
     _check_keys(cfg, _MODEL_KEYS[kind], "model")
-    out = {"kind": kind, "noise_inflation": _bool(cfg.get("noise_inflation", False),
-                                                   "model.noise_inflation")}
+    out = {
+        "kind": kind,
+        "noise_inflation": _bool(cfg.get("noise_inflation", False), "model.noise_inflation"),
+    }
     if kind == "linear":
         out["diffusivity"] = cfg.get("diffusivity")
         try:
@@ -343,19 +391,32 @@ def _data_entry(entry: dict, where: str, base: Path, model: ForwardModel) -> dic
         out["covariance"] = _path(entry["covariance"], f"{where}.covariance", base)
     cal = entry.get("calibration", {})
     _check_keys(cal, _CALIBRATION_KEYS, f"{where}.calibration")
-    out["calibration"] = {k: (_range(v, f"{where}.calibration.{k}") if isinstance(v, list)
-                              else _number(v, f"{where}.calibration.{k}")) for k, v in cal.items()}
-    wanted = {"linear": ("widths", "file"), "ballistic": ("widths", "file"),
-              "diffusivity": ("table",), "valleys": ("widths", "pl", "file")}[model.kind]
+    out["calibration"] = {
+        k: (
+            _range(v, f"{where}.calibration.{k}")
+            if isinstance(v, list)
+            else _number(v, f"{where}.calibration.{k}")
+        )
+        for k, v in cal.items()
+    }
+    wanted = {
+        "linear": ("widths", "file"),
+        "ballistic": ("widths", "file"),
+        "diffusivity": ("table",),
+        "valleys": ("widths", "pl", "file"),
+    }[model.kind]
     if not any(k in out for k in wanted):
-        raise ConfigError(f"{where}: model {model.kind!r} needs one of {list(wanted)} "
-                          f"(got {[k for k in _DATA_FILES if k in out] or 'none'})")
+        raise ConfigError(
+            f"{where}: model {model.kind!r} needs one of {list(wanted)} "
+            f"(got {[k for k in _DATA_FILES if k in out] or 'none'})"
+        )
     if "widths" in out and "file" in out:
         raise ConfigError(f"{where}: give either widths (a table) or file (an image), not both")
     unused = [k for k in _DATA_FILES if k in out and k not in wanted]
     if unused:
-        raise ConfigError(f"{where}.{unused[0]}: model {model.kind!r} does not use it "
-                          f"(it uses {list(wanted)})")
+        raise ConfigError(
+            f"{where}.{unused[0]}: model {model.kind!r} does not use it (it uses {list(wanted)})"
+        )
     return out
 
 
@@ -364,12 +425,20 @@ def _datasets(raw: dict, base: Path, model: ForwardModel, table: dict) -> list[d
         raise ConfigError("dataset: give either [data] or [[dataset]] tables, not both")
     if "data" in raw:
         _check_keys(raw["data"], _DATA_KEYS, "data")
-        return [{"label": "data", **_data_entry(raw["data"], "data", base, model),
-                 "values": {}, "parameters": {}}]
+        return [
+            {
+                "label": "data",
+                **_data_entry(raw["data"], "data", base, model),
+                "values": {},
+                "parameters": {},
+            }
+        ]
     entries = raw.get("dataset")
     if not entries:
-        raise ConfigError("data: missing; add a [data] section (widths/pl/table/file = path) "
-                          "or [[dataset]] tables")
+        raise ConfigError(
+            "data: missing; add a [data] section (widths/pl/table/file = path) "
+            "or [[dataset]] tables"
+        )
     if not isinstance(entries, list):
         raise ConfigError("dataset: expected [[dataset]] tables")
     out, seen = [], set()
@@ -379,8 +448,10 @@ def _datasets(raw: dict, base: Path, model: ForwardModel, table: dict) -> list[d
             raise ConfigError(f"{where}: expected a table")
         label = entry.get("label", f"d{i}")
         if not (isinstance(label, str) and label.isidentifier()) or label in seen:
-            raise ConfigError(f"{where}.label: {label!r} must be a unique identifier "
-                              "(letters, digits, underscore)")
+            raise ConfigError(
+                f"{where}.label: {label!r} must be a unique identifier "
+                "(letters, digits, underscore)"
+            )
         seen.add(label)
         where = f"dataset[{i}]"
         values = {}
@@ -390,8 +461,10 @@ def _datasets(raw: dict, base: Path, model: ForwardModel, table: dict) -> list[d
             if key in table:
                 values[key] = _number(entry[key], f"{where}.{key}")
             else:
-                raise ConfigError(f"{where}.{key}: unknown key (allowed: {', '.join(_DATASET_KEYS)}"
-                                  f" or a model parameter: {', '.join(table)})")
+                raise ConfigError(
+                    f"{where}.{key}: unknown key (allowed: {', '.join(_DATASET_KEYS)}"
+                    f" or a model parameter: {', '.join(table)})"
+                )
         d = {"label": label, **_data_entry(entry, where, base, model), "values": values}
         for key in ("t_range_ps", "T_range_K"):
             if key in entry:
@@ -399,8 +472,9 @@ def _datasets(raw: dict, base: Path, model: ForwardModel, table: dict) -> list[d
         overrides = entry.get("parameters", {})
         _check_keys(overrides, tuple(table), f"{where}.parameters")
         for name, spec in overrides.items():
-            _check_keys(spec, tuple(k for k in _PARAM_KEYS if k != "shared"),
-                        f"{where}.parameters.{name}")
+            _check_keys(
+                spec, tuple(k for k in _PARAM_KEYS if k != "shared"), f"{where}.parameters.{name}"
+            )
         d["parameters"] = overrides
         out.append(d)
     return out
@@ -408,8 +482,10 @@ def _datasets(raw: dict, base: Path, model: ForwardModel, table: dict) -> list[d
 
 def _fit(cfg) -> dict:
     _check_keys(cfg, _FIT_KEYS, "fit")
-    out = {"scale_covar": _bool(cfg.get("scale_covar", False), "fit.scale_covar"),
-           "method": cfg.get("method", "leastsq")}
+    out = {
+        "scale_covar": _bool(cfg.get("scale_covar", False), "fit.scale_covar"),
+        "method": cfg.get("method", "leastsq"),
+    }
     if not isinstance(out["method"], str):
         raise ConfigError(f"fit.method: expected an lmfit method name, got {out['method']!r}")
     for key in ("t_range_ps", "T_range_K"):
@@ -423,8 +499,15 @@ def _fit(cfg) -> dict:
 def _sample(cfg) -> dict:
     _check_keys(cfg, tuple(_SAMPLE_DEFAULTS), "sample")
     out = dict(_SAMPLE_DEFAULTS)
-    limits = {"walkers": 2, "steps": 1, "burn": 0, "thin": 1, "seed": 0, "workers": 1,
-              "predictive_draws": 1}
+    limits = {
+        "walkers": 2,
+        "steps": 1,
+        "burn": 0,
+        "thin": 1,
+        "seed": 0,
+        "workers": 1,
+        "predictive_draws": 1,
+    }
     for key, value in cfg.items():
         out[key] = _number(value, f"sample.{key}", lo=limits[key], integer=True)
     if "burn" not in cfg:
@@ -439,9 +522,12 @@ def _report(cfg) -> dict:
     out = dict(cfg)
     if "title" in out and not isinstance(out["title"], str):
         raise ConfigError("report.title: expected a string")
-    if "formats" in out and not (isinstance(out["formats"], list)
-                                 and set(out["formats"]) <= {"html", "md"}):
-        raise ConfigError(f"report.formats: expected a subset of ['html', 'md'], got {out['formats']!r}")
+    if "formats" in out and not (
+        isinstance(out["formats"], list) and set(out["formats"]) <= {"html", "md"}
+    ):
+        raise ConfigError(
+            f"report.formats: expected a subset of ['html', 'md'], got {out['formats']!r}"
+        )
     for key in ("figures", "corner"):
         if key in out:
             _bool(out[key], f"report.{key}")
@@ -453,8 +539,7 @@ def _report(cfg) -> dict:
 # --- parameters ---------------------------------------------------------------------------
 def _param_spec(info: ParameterInfo, specs: list[tuple[str, dict]]) -> tuple[dict, object, str]:
     """Merge the model default with config tables (later wins); validate; return spec, prior."""
-    out = {"value": info.default, "min": info.min, "max": info.max, "vary": info.vary,
-           "expr": None}
+    out = {"value": info.default, "min": info.min, "max": info.max, "vary": info.vary, "expr": None}
     prior, prior_where, value_given, where = None, None, False, specs[-1][0] if specs else ""
     for where, spec in specs:
         for key in ("value", "min", "max"):
@@ -475,18 +560,30 @@ def _param_spec(info: ParameterInfo, specs: list[tuple[str, dict]]) -> tuple[dic
         raise ConfigError(f"{where}: min ({out['min']}) must be < max ({out['max']})")
     if prior is not None:
         if not out["vary"] or out["expr"]:
-            raise ConfigError(f"{prior_where}: a prior needs a free parameter (vary = true, no expr)")
+            raise ConfigError(
+                f"{prior_where}: a prior needs a free parameter (vary = true, no expr)"
+            )
         lo, hi = prior.support
         center = getattr(prior, "mu", None)
-        if lo < out["min"] or hi > out["max"] or (center is not None and not
-                                                   out["min"] <= center <= out["max"]):
+        if (
+            lo < out["min"]
+            or hi > out["max"]
+            or (center is not None and not out["min"] <= center <= out["max"])
+        ):
             raise ConfigError(
                 f"{prior_where}: prior {prior.to_dict()} lies outside the parameter bounds "
                 f"[{out['min']}, {out['max']}]"
             )
         if not value_given and not lo <= out["value"] <= hi:
-            out["value"] = center if center is not None and lo <= center <= hi else (
-                math.sqrt(lo * hi) if prior.to_dict()["kind"] == "log_uniform" else 0.5 * (lo + hi))
+            out["value"] = (
+                center
+                if center is not None and lo <= center <= hi
+                else (
+                    math.sqrt(lo * hi)
+                    if prior.to_dict()["kind"] == "log_uniform"
+                    else 0.5 * (lo + hi)
+                )
+            )
         lo, hi = max(lo, out["min"]), min(hi, out["max"])
     else:
         lo, hi = out["min"], out["max"]
@@ -505,18 +602,24 @@ def _parameters(params_raw: dict, datasets: list[dict], table: dict):
         where = f"parameters.{name}"
         _check_keys(spec, _PARAM_KEYS, where)
         shared = _bool(spec.get("shared", True), f"{where}.shared")
-        per = global_fit and (not shared or any(
-            name in d["values"] or name in d["parameters"] for d in datasets))
+        per = global_fit and (
+            not shared or any(name in d["values"] or name in d["parameters"] for d in datasets)
+        )
         targets = []
         if per:
             for d in datasets:
                 specs = [(where, spec)]
                 if name in d["parameters"]:
-                    specs.append((f"dataset[{datasets.index(d)}].parameters.{name}",
-                                  d["parameters"][name]))
+                    specs.append(
+                        (f"dataset[{datasets.index(d)}].parameters.{name}", d["parameters"][name])
+                    )
                 if name in d["values"]:
-                    specs.append((f"dataset[{datasets.index(d)}].{name}",
-                                  {"value": d["values"][name], "vary": False}))
+                    specs.append(
+                        (
+                            f"dataset[{datasets.index(d)}].{name}",
+                            {"value": d["values"][name], "vary": False},
+                        )
+                    )
                 targets.append((f"{name}__{d['label']}", [d["label"]], specs))
         else:
             targets.append((name, [d["label"] for d in datasets], [(where, spec)]))
@@ -524,16 +627,20 @@ def _parameters(params_raw: dict, datasets: list[dict], table: dict):
             out, prior, pwhere = _param_spec(info, specs)
             for label in labels:
                 mappings[label][name] = gname
-            resolved[gname] = {**out, "unit": info.unit,
-                               "prior": None if prior is None else prior.to_dict()}
+            resolved[gname] = {
+                **out,
+                "unit": info.unit,
+                "prior": None if prior is None else prior.to_dict(),
+            }
             if out["expr"]:
                 exprs.append((gname, out, pwhere))
             else:
-                params.add(gname, value=out["value"], min=out["min"], max=out["max"],
-                           vary=out["vary"])
+                params.add(
+                    gname, value=out["value"], min=out["min"], max=out["max"], vary=out["vary"]
+                )
             if prior is not None:
                 priors[gname] = prior
-    for gname, out, pwhere in exprs:
+    for gname, out, _ in exprs:
         params.add(gname, value=out["value"], min=out["min"], max=out["max"])
     for gname, out, pwhere in exprs:
         try:
@@ -541,8 +648,10 @@ def _parameters(params_raw: dict, datasets: list[dict], table: dict):
             params.update_constraints()
             value = params[gname].value
         except (NameError, SyntaxError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{pwhere}.expr: cannot evaluate {out['expr']!r}: {exc} "
-                              f"(known names: {', '.join(params)})") from None
+            raise ConfigError(
+                f"{pwhere}.expr: cannot evaluate {out['expr']!r}: {exc} "
+                f"(known names: {', '.join(params)})"
+            ) from None
         if value is None or not np.isfinite(value):
             raise ConfigError(f"{pwhere}.expr: {out['expr']!r} evaluates to {value}")
     if not any(p.vary and not p.expr for p in params.values()):
@@ -601,8 +710,12 @@ def load_tables(analysis: Analysis, widths=None) -> dict[str, dict[str, pd.DataF
 def build_objective(analysis: Analysis, tables: dict) -> Objective:
     """Datasets from ``tables`` (see :func:`load_tables`) joined into one objective."""
     cfg = analysis.config
-    wanted = {"linear": ("widths",), "ballistic": ("widths",), "diffusivity": ("table",),
-              "valleys": tuple(cfg["model"].get("observables", ()))}[analysis.model.kind]
+    wanted = {
+        "linear": ("widths",),
+        "ballistic": ("widths",),
+        "diffusivity": ("table",),
+        "valleys": tuple(cfg["model"].get("observables", ())),
+    }[analysis.model.kind]
     terms = []
     for i, d in enumerate(cfg["datasets"]):
         label = d["label"]
@@ -624,8 +737,9 @@ def build_objective(analysis: Analysis, tables: dict) -> Objective:
                     data = DiffusivityData.from_frame(tabs[kind], T_range_K=T_range, label=tag)
             except ConfigError as exc:
                 raise ConfigError(f"{where}.{kind}: {exc}") from None
-            terms.append(Term(analysis.model, data, dict(analysis.mappings[label]),
-                              analysis.ln_f.get(label)))
+            terms.append(
+                Term(analysis.model, data, dict(analysis.mappings[label]), analysis.ln_f.get(label))
+            )
     if not terms:
         raise ConfigError(f"data: no table matches the model's observables {list(wanted)}")
     return Objective.from_terms(terms, analysis.parameters, analysis.priors)
@@ -641,15 +755,17 @@ def write_analysis_json(analysis: Analysis, run_dir) -> None:
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, float_format="%.10g")
+    from .extract import write_table_csv  # every fitdiff table goes through it (atomic)
+
+    write_table_csv(df, path)
 
 
 def fit_objective(analysis: Analysis, objective: Objective) -> FitResult:
     """Least squares with the ``[fit]`` settings."""
     f = analysis.config["fit"]
-    return least_squares(objective, method=f["method"], scale_covar=f["scale_covar"],
-                         max_nfev=f.get("max_nfev"))
+    return least_squares(
+        objective, method=f["method"], scale_covar=f["scale_covar"], max_nfev=f.get("max_nfev")
+    )
 
 
 def run_fit(analysis: Analysis, run_dir, widths=None, tables=None) -> FitResult:
@@ -658,14 +774,24 @@ def run_fit(analysis: Analysis, run_dir, widths=None, tables=None) -> FitResult:
     objective = build_objective(analysis, _tables(analysis, widths, tables))
     result = fit_objective(analysis, objective)
     write_analysis_json(analysis, run_dir)
-    write_json(run_dir / "results.json", {**result.to_dict(), "config": analysis.config,
-                                          "analysis_digest": analysis.digest})
+    write_json(
+        run_dir / "results.json",
+        {**result.to_dict(), "config": analysis.config, "analysis_digest": analysis.digest},
+    )
     _write_csv(best_fit_table(objective, result.theta), run_dir / "best_fit.csv")
     return result
 
 
-def run_sample(analysis: Analysis, run_dir, widths=None, tables=None, *, fit: FitResult = None,
-               steps: int | None = None, progress: bool = False) -> Posterior:
+def run_sample(
+    analysis: Analysis,
+    run_dir,
+    widths=None,
+    tables=None,
+    *,
+    fit: FitResult = None,
+    steps: int | None = None,
+    progress: bool = False,
+) -> Posterior:
     """The ``sample`` stage: emcee from the least-squares optimum into ``RUN/chain.h5``.
 
     Writes analysis.json, chain.h5 (resumed when model, data and priors are unchanged),
@@ -689,17 +815,21 @@ def run_sample(analysis: Analysis, run_dir, widths=None, tables=None, *, fit: Fi
     objective = build_objective(analysis, _tables(analysis, widths, tables))
     start = fit if fit is not None else fit_objective(analysis, objective)
     write_analysis_json(analysis, run_dir)
-    kwargs = dict(backend_path=run_dir / "chain.h5", walkers=s["walkers"], steps=s["steps"],
-                  burn=s["burn"], thin=s["thin"], seed=s["seed"], start=start, progress=progress)
-    if s["workers"] > 1:
-        import multiprocessing
-
-        with multiprocessing.get_context("spawn").Pool(s["workers"]) as pool:
-            post = sample(objective, pool=pool, **kwargs)
-    else:
-        post = sample(objective, **kwargs)
-    write_json(run_dir / "posterior.json", {**post.to_dict(), "config": analysis.config,
-                                            "analysis_digest": analysis.digest})
+    kwargs = dict(
+        backend_path=run_dir / "chain.h5",
+        walkers=s["walkers"],
+        steps=s["steps"],
+        burn=s["burn"],
+        thin=s["thin"],
+        seed=s["seed"],
+        start=start,
+        progress=progress,
+    )
+    post = sample(objective, workers=s["workers"], **kwargs)
+    write_json(
+        run_dir / "posterior.json",
+        {**post.to_dict(), "config": analysis.config, "analysis_digest": analysis.digest},
+    )
     pp = posterior_predictive(objective, post, draws=s["predictive_draws"], seed=s["seed"])
     _write_csv(pp, run_dir / "posterior_predictive.csv")
     return post

@@ -31,8 +31,10 @@ def _main(args: argparse.Namespace) -> int:
     from ..analysis import load_analysis, run_fit
 
     result = run_fit(load_analysis(args.analysis), args.out)
-    print(f"chi2 = {result.chi2:.6g}, redchi = {result.redchi:.4g}, ndata = {result.ndata}, "
-          f"nvarys = {result.nvarys}, success = {result.success}")
+    print(
+        f"chi2 = {result.chi2:.6g}, redchi = {result.redchi:.4g}, ndata = {result.ndata}, "
+        f"nvarys = {result.nvarys}, success = {result.success}"
+    )
     for name in result.names:
         p = result.params[name]
         print(f"  {name} = {_fmt(p.value, p.stderr)} {result.units.get(name, '')}".rstrip())

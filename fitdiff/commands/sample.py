@@ -40,12 +40,16 @@ def _main(args: argparse.Namespace) -> int:
     progress = not args.quiet and sys.stderr.isatty()
     post = run_sample(load_analysis(args.analysis), args.out, steps=args.steps, progress=progress)
     summary = post.summary()
-    print(f"walkers = {post.walkers}, steps = {post.steps}, burn = {post.burn}, "
-          f"acceptance = {post.acceptance_fraction:.2f}")
+    print(
+        f"walkers = {post.walkers}, steps = {post.steps}, burn = {post.burn}, "
+        f"acceptance = {post.acceptance_fraction:.2f}"
+    )
     for name, row in summary.items():
         lo, hi = row["median"] - row["p16"], row["p84"] - row["median"]
-        print(f"  {name} = {row['median']:.6g} -{lo:.2g} +{hi:.2g} {row['unit']}  "
-              f"(tau_int {row['tau_int']:.1f}, ess {row['ess']:.0f})".rstrip())
+        print(
+            f"  {name} = {row['median']:.6g} -{lo:.2g} +{hi:.2g} {row['unit']}  "
+            f"(tau_int {row['tau_int']:.1f}, ess {row['ess']:.0f})".rstrip()
+        )
     print(post.message)
     print(f"wrote {args.out}/posterior.json")
     return 0

@@ -36,7 +36,9 @@ def make_parameters(model: ForwardModel, **overrides):
 
     params = lmfit.Parameters()
     for p in model.parameter_table():
-        params.add(p.name, value=overrides.get(p.name, p.default), min=p.min, max=p.max, vary=p.vary)
+        params.add(
+            p.name, value=overrides.get(p.name, p.default), min=p.min, max=p.max, vary=p.vary
+        )
     return params
 
 

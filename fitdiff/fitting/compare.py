@@ -99,10 +99,12 @@ def posterior_predictive(
         for k, t in enumerate(objective.terms):
             preds[k].append(t.predict(vals))
     frames = []
-    for t, p in zip(objective.terms, preds):
+    for t, p in zip(objective.terms, preds, strict=True):
         q = np.percentile(np.array(p), list(_BANDS.values()), axis=0)
-        frame = pd.DataFrame({"dataset": t.data.label, "observable": t.data.y_name, t.data.x_name: t.data.x})
-        for name, row in zip(_BANDS, q):
+        frame = pd.DataFrame(
+            {"dataset": t.data.label, "observable": t.data.y_name, t.data.x_name: t.data.x}
+        )
+        for name, row in zip(_BANDS, q, strict=True):
             frame[name] = row
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelError
 from ..units import UM2_PS_PER_CM2_S
-from .data import Dataset, DiffusivityData, WidthsData
+from .data import Dataset
 
 #: Suffixes of parameter names and the unit they carry (PHYSICS.md §0: units in every name).
 _UNIT_SUFFIXES = (

@@ -144,13 +144,21 @@ class Objective:
         self.parameters = copy.deepcopy(parameters)
         self.priors = dict(priors)
         for term in terms:
-            missing = [g for g in list(term.mapping.values()) + [term.ln_f] if g and g not in self.parameters]
+            missing = [
+                g
+                for g in list(term.mapping.values()) + [term.ln_f]
+                if g and g not in self.parameters
+            ]
             if missing:
-                raise FitError(f"parameters {missing} needed by model {term.model.kind!r} are not defined")
+                raise FitError(
+                    f"parameters {missing} needed by model {term.model.kind!r} are not defined"
+                )
         self.names = [n for n, p in self.parameters.items() if p.vary and not p.expr]
         for name, prior in self.priors.items():
             if name not in self.names:
-                raise FitError(f"prior on {name!r}: only free parameters (vary, no expr) take priors")
+                raise FitError(
+                    f"prior on {name!r}: only free parameters (vary, no expr) take priors"
+                )
             p = self.parameters[name]
             lo, hi = prior.support
             p.min, p.max = max(p.min, lo), min(p.max, hi)
@@ -166,7 +174,9 @@ class Objective:
             for i, n in enumerate(self.names)
             if n not in self.priors and np.isfinite(self.upper[i] - self.lower[i])
         )
-        self._prior_list = [(i, self.priors[n]) for i, n in enumerate(self.names) if n in self.priors]
+        self._prior_list = [
+            (i, self.priors[n]) for i, n in enumerate(self.names) if n in self.priors
+        ]
         self._has_expr = any(p.expr for p in self.parameters.values())
         self._fixed = {n: p.value for n, p in self.parameters.items()}
         self._const = sum(_data_norm(t.data) for t in terms)
@@ -189,9 +199,9 @@ class Objective:
         """All parameter values (free, fixed and expressions) for the free vector ``theta``."""
         if not self._has_expr:
             vals = dict(self._fixed)
-            vals.update(zip(self.names, map(float, theta)))
+            vals.update(zip(self.names, map(float, theta), strict=True))
             return vals
-        for n, v in zip(self.names, theta):
+        for n, v in zip(self.names, theta, strict=True):
             self.parameters[n].value = float(v)
         self.parameters.update_constraints()
         return self.parameters.valuesdict()
@@ -227,7 +237,7 @@ class Objective:
         """
         rs, extras = self._data(theta)
         parts = list(rs)
-        for t, e in zip(self.terms, extras):
+        for t, e in zip(self.terms, extras, strict=True):
             if t.ln_f:
                 parts.append(np.array([math.sqrt(2.0 * max(e, 0.0))]))
         pr = [p.residual(theta[i]) for i, p in self._prior_list]
@@ -274,21 +284,29 @@ class Objective:
             "mappings": [t.mapping for t in self.terms],
             "ln_f": [t.ln_f for t in self.terms],
             "parameters": {
-                n: [p.vary, p.expr, repr(p.min), repr(p.max), None if n in self.names else repr(p.value)]
+                n: [
+                    p.vary,
+                    p.expr,
+                    repr(p.min),
+                    repr(p.max),
+                    None if n in self.names else repr(p.value),
+                ]
                 for n, p in self.parameters.items()
             },
             "priors": {n: p.to_dict() for n, p in self.priors.items()},
         }
         h.update(json.dumps(spec, sort_keys=True, default=repr).encode())
         for t in self.terms:
-            for a in (t.data.x, t.data.y, t.data.y_err) + ((t.data.cov,) if t.data.cov is not None else ()):
+            for a in (t.data.x, t.data.y, t.data.y_err) + (
+                (t.data.cov,) if t.data.cov is not None else ()
+            ):
                 h.update(np.ascontiguousarray(a, float).tobytes())
         return h.hexdigest()
 
     def with_values(self, theta) -> lmfit.Parameters:
         """A copy of the parameter record holding ``theta`` (expressions evaluated)."""
         params = copy.deepcopy(self.parameters)
-        for n, v in zip(self.names, theta):
+        for n, v in zip(self.names, theta, strict=True):
             params[n].value = float(v)
         params.update_constraints()
         return params

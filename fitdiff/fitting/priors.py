@@ -158,7 +158,9 @@ def prior_from_dict(spec: dict, where: str = "prior") -> Prior:
         Unknown kind or key, missing or non-numeric argument, empty range, sigma <= 0.
     """
     if not isinstance(spec, dict):
-        raise ConfigError(f"{where}: expected a table like {{kind = 'normal', mu = 1, sigma = 0.1}}")
+        raise ConfigError(
+            f"{where}: expected a table like {{kind = 'normal', mu = 1, sigma = 0.1}}"
+        )
     kind = spec.get("kind")
     if kind not in _KINDS:
         raise ConfigError(f"{where}.kind: {kind!r} is not one of {sorted(_KINDS)}")

@@ -150,7 +150,7 @@ class Posterior:
         for i, n in enumerate(self.names):
             x = self.samples[:, i]
             q = np.percentile(x, list(_PERCENTILES.values()))
-            row = {k: float(v) for k, v in zip(_PERCENTILES, q)}
+            row = {k: float(v) for k, v in zip(_PERCENTILES, q, strict=True)}
             row.update(
                 mean=float(np.mean(x)),
                 sd=float(np.std(x, ddof=1)),

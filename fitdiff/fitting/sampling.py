@@ -40,8 +40,10 @@ class ChainBackend(emcee.backends.HDFBackend):
             g = f[self.name]
             shape = (int(g.attrs["nwalkers"]), int(g.attrs["ndim"]))
             if state.coords.shape != shape or state.blobs is not None:
-                raise ValueError(f"state of shape {state.coords.shape} (or with blobs) "
-                                 f"does not fit a chain of shape {shape}")
+                raise ValueError(
+                    f"state of shape {state.coords.shape} (or with blobs) "
+                    f"does not fit a chain of shape {shape}"
+                )
             iteration = g.attrs["iteration"]
             g["chain"][iteration, :, :] = state.coords
             g["log_prob"][iteration, :] = state.log_prob
@@ -50,6 +52,18 @@ class ChainBackend(emcee.backends.HDFBackend):
                 g.attrs[f"random_state_{i}"] = v
             # the iteration counter last: a step counts only once all of it is written
             g.attrs["iteration"] = iteration + 1
+
+
+_WORKER_OBJECTIVE: Objective | None = None
+
+
+def _init_worker(objective: Objective) -> None:
+    global _WORKER_OBJECTIVE
+    _WORKER_OBJECTIVE = objective
+
+
+def _worker_logpost(theta) -> float:
+    return _WORKER_OBJECTIVE.logpost(theta)
 
 
 def _stored_state(path: Path, fingerprint: str, walkers: int, ndim: int) -> tuple[bool, str]:
@@ -70,9 +84,14 @@ def _stored_state(path: Path, fingerprint: str, walkers: int, ndim: int) -> tupl
         os.replace(path, broken)
         return False, f"stored chain was unreadable (moved to {broken.name}); new chain"
     if fp != fingerprint:
-        return False, "model, data, parameters or priors changed since the stored chain: new chain"
+        return False, (
+            "model, data, parameters, priors or seed changed since the stored chain: new chain"
+        )
     if shape != (walkers, ndim):
-        return False, f"stored chain has (walkers, ndim) = {shape}, not {(walkers, ndim)}: new chain"
+        return (
+            False,
+            f"stored chain has (walkers, ndim) = {shape}, not {(walkers, ndim)}: new chain",
+        )
     return True, "resumed stored chain"
 
 
@@ -113,6 +132,7 @@ def sample(
     thin: int = 1,
     seed: int | None = None,
     pool=None,
+    workers: int = 1,
     start: FitResult | None = None,
     progress: bool = False,
 ) -> Posterior:
@@ -137,6 +157,9 @@ def sample(
         Seeds the walkers' start and emcee's generator (same seed → same chain).
     pool : optional
         An object with ``map`` (e.g. ``multiprocessing.Pool``) to evaluate walkers in parallel.
+    workers : int
+        > 1 (and no ``pool``): a spawned process pool of this size that receives the objective
+        once at start-up (emcee would otherwise pickle it for every batch of walkers).
     start : FitResult, optional
         Least-squares result to start around (ball of 0.1 stderr); default: the current values.
     progress : bool
@@ -161,7 +184,8 @@ def sample(
     else:
         path = Path(backend_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fingerprint = objective.fingerprint()
+        # the seed is part of a chain's identity: a new seed must not extend another's chain
+        fingerprint = f"{objective.fingerprint()}:seed={seed}"
         resume, reason = _stored_state(path, fingerprint, walkers, ndim)
         backend = ChainBackend(str(path), name=_GROUP)
     if backend_path is not None and not resume:
@@ -169,7 +193,60 @@ def sample(
         with h5py.File(path, "a") as f:
             f[_GROUP].attrs[_FP_ATTR] = fingerprint
             f[_GROUP].attrs["fitdiff_names"] = ",".join(objective.names)
-    sampler = emcee.EnsembleSampler(walkers, ndim, objective, pool=pool, backend=backend)
+    if pool is None and workers > 1:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(objective,)) as own_pool:
+            return _run(
+                objective,
+                backend,
+                resume,
+                reason,
+                own_pool,
+                _worker_logpost,
+                walkers,
+                steps,
+                burn,
+                thin,
+                seed,
+                start,
+                progress,
+            )
+    return _run(
+        objective,
+        backend,
+        resume,
+        reason,
+        pool,
+        objective,
+        walkers,
+        steps,
+        burn,
+        thin,
+        seed,
+        start,
+        progress,
+    )
+
+
+def _run(
+    objective,
+    backend,
+    resume,
+    reason,
+    pool,
+    logpost,
+    walkers,
+    steps,
+    burn,
+    thin,
+    seed,
+    start,
+    progress,
+) -> Posterior:
+    ndim = objective.ndim
+    sampler = emcee.EnsembleSampler(walkers, ndim, logpost, pool=pool, backend=backend)
     done = backend.iteration if backend.initialized else 0
     if done == 0:
         rng = np.random.default_rng(seed)

@@ -66,8 +66,14 @@ class ValleysModel(ForwardModel):
             out[f"tau_{n}_ps"] = v.tau_ps
         for t in b.transitions:
             out[f"rate_{t.from_}_{t.to}_per_ps"] = t.rate_per_ps
-        out.update(w0_um=b.source.w0_um, t0_ps=b.source.t0_ps, pulse_fwhm_ps=b.source.pulse_fwhm_ps,
-                   w_psf_um=b.instrument.w_psf_um, irf_fwhm_ps=b.instrument.irf_fwhm_ps, T_K=b.T_K)
+        out.update(
+            w0_um=b.source.w0_um,
+            t0_ps=b.source.t0_ps,
+            pulse_fwhm_ps=b.source.pulse_fwhm_ps,
+            w_psf_um=b.instrument.w_psf_um,
+            irf_fwhm_ps=b.instrument.irf_fwhm_ps,
+            T_K=b.T_K,
+        )
         return out
 
     def parameter_table(self):
@@ -76,10 +82,28 @@ class ValleysModel(ForwardModel):
         for name in self._names:
             head = name.split("_", 1)[0]
             lo = -math.inf if head in ("E", "t0") else 0.0
-            table.append(ParameterInfo(name, unit_of(name), float(defaults[name]), lo, math.inf,
-                                       False, _DESCRIPTIONS.get(head, name)))
-        table.append(ParameterInfo("pl_scale", "", 1.0, 0.0, math.inf, False,
-                                   "measured PL per model PL unit (excitons/ps)"))
+            table.append(
+                ParameterInfo(
+                    name,
+                    unit_of(name),
+                    float(defaults[name]),
+                    lo,
+                    math.inf,
+                    False,
+                    _DESCRIPTIONS.get(head, name),
+                )
+            )
+        table.append(
+            ParameterInfo(
+                "pl_scale",
+                "",
+                1.0,
+                0.0,
+                math.inf,
+                False,
+                "measured PL per model PL unit (excitons/ps)",
+            )
+        )
         return table
 
     def solve(self, values: dict, t_ps: np.ndarray):

@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import erfc, erfcx
+from scipy.special import erfcx
 
 from ..errors import ModelError
 
@@ -108,18 +108,21 @@ def pulse_derivatives(lam: np.ndarray, tau: np.ndarray, sigma: float, order: int
         # a delta pulse creates the population at t0 (inclusive), so w²(t0) = w0²
         h0 = np.where(tau >= 0.0, np.exp(lam * np.maximum(tau, 0.0)), 0.0)
         out = [h0]
-        for k in range(1, order + 1):
+        for _ in range(order):
             out.append(out[-1] * tau)
         return out
     mu = tau + lam * sigma**2
     z = -mu / (_SQRT2 * sigma)
     gauss = np.exp(-0.5 * (tau / sigma) ** 2)
-    # z > 0: e^(λτ+λ²σ²/2) erfc(z) = e^(-τ²/2σ²) erfcx(z), no overflow; z <= 0 means
-    # τ >= -λσ² >= 0, where the direct product cannot overflow either
-    with np.errstate(over="ignore", under="ignore"):
-        direct = np.exp(np.minimum(lam * tau + 0.5 * (lam * sigma) ** 2, 700.0)) * erfc(
-            np.minimum(z, 0.0))
-        h0 = 0.5 * np.where(z > 0.0, gauss * erfcx(np.maximum(z, 0.0)), direct)
+    # h = ½ e^A erfc(z), A = λτ + λ²σ²/2. For z > 0 write e^A erfc(z) = e^(-τ²/2σ²) erfcx(z)
+    # (no overflow); for z <= 0 (where τ >= -λσ² >= 0, so A <= 0) use erfc(z) = 2 - erfc(-z),
+    # i.e. h = e^A - ½ e^(-τ²/2σ²) erfcx(-z), which loses at most one bit (h >= e^A / 2).
+    # One erfcx call on |z| serves both branches: the special function dominates the cost.
+    pos = z > 0.0
+    tail = 0.5 * gauss * erfcx(np.abs(z))
+    with np.errstate(under="ignore"):
+        ea = np.exp(np.minimum(lam * tau + 0.5 * (lam * sigma) ** 2, 0.0))
+    h0 = np.where(pos, tail, ea - tail)
     out = [h0]
     if order >= 1:
         fgauss = gauss / (_SQRT2PI * sigma)
@@ -129,43 +132,53 @@ def pulse_derivatives(lam: np.ndarray, tau: np.ndarray, sigma: float, order: int
     return out
 
 
-def _dd1(a: np.ndarray, b: np.ndarray, tau: np.ndarray, sigma: float, scale: float):
-    """Divided difference h[a, b](τ), broadcasting a and b (λ in 1/ps)."""
-    a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
-    diff = a - b
+def _pair_table(lam_a, Ha, lam_b, Hb, tau, sigma, scale) -> np.ndarray:
+    """Table h[λa_i, λb_j](τ) of first divided differences, shape (A, B, T).
+
+    ``Ha``/``Hb`` are the derivative stacks (orders 0 and 1) of :func:`pulse_derivatives` at the
+    nodes. Close pairs use h[c+d, c−d] = h'(c) + h'''(c) d²/6 + O(d⁴) (exact for d = 0).
+    """
+    diff = lam_a[:, None] - lam_b[None, :]
     close = np.abs(diff) * scale < _CLOSE
-    ha = pulse_derivatives(a, tau, sigma, 0)[0]
-    hb = pulse_derivatives(b, tau, sigma, 0)[0]
-    safe = np.where(close, 1.0, diff)[..., None]
-    direct = (ha - hb) / safe
-    if not close.any():
-        return direct
-    c = 0.5 * (a + b)
-    d = 0.5 * diff
-    H = pulse_derivatives(c, tau, sigma, 3)
-    # h[c+d, c-d] = h'(c) + h'''(c) d²/6 + O(d⁴)
-    taylor = H[1] + H[3] * (d**2 / 6.0)[..., None]
-    return np.where(close[..., None], taylor, direct)
+    safe = np.where(close, 1.0, diff)
+    table = (Ha[0][:, None, :] - Hb[0][None, :, :]) / safe[..., None]
+    for i, j in zip(*np.nonzero(close)):
+        if diff[i, j] == 0.0:
+            table[i, j] = Ha[1][i]
+            continue
+        c, d = 0.5 * (lam_a[i] + lam_b[j]), 0.5 * diff[i, j]
+        H = pulse_derivatives(np.array(c), tau, sigma, 3)
+        table[i, j] = H[1] + H[3] * d**2 / 6.0
+    return table
 
 
-def _dd2(a, b, c, tau: np.ndarray, sigma: float, scale: float):
-    """Second divided difference h[a, b, c](τ) (symmetric in its nodes), broadcasting."""
-    x = np.sort(np.stack(np.broadcast_arrays(*(np.asarray(v, float) for v in (a, b, c)))),
-                axis=0)
-    x0, x1, x2 = x
-    spread = x2 - x0
-    close = spread * scale < _CLOSE
-    safe = np.where(close, 1.0, x0 - x2)[..., None]
-    direct = (_dd1(x0, x1, tau, sigma, scale) - _dd1(x1, x2, tau, sigma, scale)) / safe
-    if not close.any():
-        return direct
-    m = (x0 + x1 + x2) / 3.0
-    d0, d1, d2 = x0 - m, x1 - m, x2 - m
-    h2 = d0 * d0 + d1 * d1 + d2 * d2 + d0 * d1 + d0 * d2 + d1 * d2
-    H = pulse_derivatives(m, tau, sigma, 4)
-    # Taylor about the mean: the h''' term vanishes because the deviations sum to zero
-    taylor = 0.5 * H[2] + H[4] * (h2 / 24.0)[..., None]
-    return np.where(close[..., None], taylor, direct)
+def _triple_table(la, lb, lc, Tab, Tbc, Tac, tau, sigma, scale) -> np.ndarray:
+    """Table h[a_i, b_l, c_k](τ) of second divided differences, shape (A, B, C, T).
+
+    Of the three equivalent recursions the one dividing by the largest node difference is
+    used, so no cancellation is amplified; triples whose nodes all nearly coincide use the
+    Taylor series about their mean.
+    """
+    a, b, c = la[:, None, None], lb[None, :, None], lc[None, None, :]
+    dens = np.stack(np.broadcast_arrays(a - c, b - c, a - b))
+    pick = np.argmax(np.abs(dens), axis=0)
+    den = np.take_along_axis(dens, pick[None], axis=0)[0]
+    close = np.abs(den) * scale < _CLOSE
+    den = np.where(close, 1.0, den)[..., None]
+    p = pick[..., None]
+    # h[a,b,c] = (h[a,b] − h[b,c])/(a−c) = (h[b,a] − h[a,c])/(b−c) = (h[a,c] − h[c,b])/(a−b)
+    num = np.where(p == 0, Tab[:, :, None, :] - Tbc[None, :, :, :],
+                   np.where(p == 1, Tab[:, :, None, :] - Tac[:, None, :, :],
+                            Tac[:, None, :, :] - Tbc[None, :, :, :]))
+    out = num / den
+    for i, l, k in zip(*np.nonzero(close)):
+        x = np.array([la[i], lb[l], lc[k]])
+        d = x - x.mean()
+        h2 = d @ d + d[0] * d[1] + d[0] * d[2] + d[1] * d[2]
+        H = pulse_derivatives(np.array(x.mean()), tau, sigma, 4)
+        # the h''' term vanishes because the deviations sum to zero
+        out[i, l, k] = 0.5 * H[2] + H[4] * h2 / 24.0
+    return out
 
 
 def chain_response(
@@ -201,27 +214,39 @@ def chain_response(
     tau = np.asarray(tau, dtype=float)
     scale = float(np.max(np.abs(tau), initial=0.0)) + 5.0 * sigma
     lam = [blk.eigvals for blk in blocks]
+    # blocks sharing an operator (n and m share K) share their derivative stacks
+    H: list = []
+    for i, blk in enumerate(blocks):
+        same = next((j for j in range(i) if blocks[j] is blk), None)
+        # orders 0 and 1 suffice: h[a, a] = h'(a); near-coincident pairs get their own
+        # higher derivatives at the midpoint in _pair_table
+        H.append(H[same] if same is not None else pulse_derivatives(lam[i], tau, sigma, 1))
     beta = [None if b is None else blk.Sinv @ b for blk, b in zip(blocks, sources)]
     chat = {ij: blocks[ij[0]].Sinv @ C @ blocks[ij[1]].S for ij, C in couplings.items()}
-    # modal amplitude of every level reached *directly* from a source, then through couplings
+    pairs: dict[tuple[int, int], np.ndarray] = {}
+
+    def pair(i: int, j: int) -> np.ndarray:
+        if (i, j) not in pairs:
+            pairs[(i, j)] = _pair_table(lam[i], H[i], lam[j], H[j], tau, sigma, scale)
+        return pairs[(i, j)]
+
     out = []
     for i, blk in enumerate(blocks):
         xt = np.zeros((blk.size, tau.size))
         if beta[i] is not None and np.any(beta[i]):
-            xt += beta[i][:, None] * pulse_derivatives(lam[i], tau, sigma, 0)[0]
+            xt += beta[i][:, None] * H[i][0]
         for j in range(i):
             C = chat.get((i, j))
             if C is None:
                 continue
             if beta[j] is not None and np.any(beta[j]):
-                dd = _dd1(lam[i][:, None], lam[j][None, :], tau, sigma, scale)
-                xt += np.einsum("ik,k,ikt->it", C, beta[j], dd)
+                xt += np.einsum("ik,k,ikt->it", C, beta[j], pair(i, j))
             for k in range(j):
                 C2 = chat.get((j, k))
                 if C2 is None or beta[k] is None or not np.any(beta[k]):
                     continue
-                dd = _dd2(lam[i][:, None, None], lam[j][None, :, None], lam[k][None, None, :],
-                          tau, sigma, scale)
+                dd = _triple_table(lam[i], lam[j], lam[k], pair(i, j), pair(j, k), pair(i, k),
+                                   tau, sigma, scale)
                 xt += np.einsum("il,lk,k,ilkt->it", C, C2, beta[k], dd)
         out.append(blk.S @ xt)
     return out

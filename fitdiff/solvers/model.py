@@ -464,9 +464,10 @@ class ValleyModel:
 
     def equilibrium_weights(self) -> np.ndarray:
         """Boltzmann weights π_v ∝ g_v M_v exp(−E_v / kB T), normalised to sum 1 (§3.1)."""
-        E = np.array([v.E_meV for v in self.valleys])
-        logw = np.log([v.g * v.M_m0 for v in self.valleys]) - (E - E.min()) / self.kT_meV
-        w = np.exp(logw - logw.max())
+        kT = self.kT_meV
+        logw = [math.log(v.g * v.M_m0) - v.E_meV / kT for v in self.valleys]
+        top = max(logw)
+        w = np.array([math.exp(x - top) for x in logw])
         return w / w.sum()
 
     def radiative_rates_per_ps(self) -> np.ndarray:
@@ -505,16 +506,18 @@ class ValleyModel:
         """D_v in µm²/ps (the solvers' internal unit)."""
         return self.diffusion_cm2_s() * UM2_PS_PER_CM2_S
 
-    def rate_matrix(self) -> np.ndarray:
+    def rate_matrix(self, weights: np.ndarray | None = None) -> np.ndarray:
         """The linear generator K (1/ps) of dn/dt = K n (§3.1), detailed balance built in.
 
         ``K[v, v']`` (v ≠ v') is the rate v' → v; the diagonal holds minus every loss.
+        ``weights`` may pass :meth:`equilibrium_weights` when the caller already has them.
         """
         V = len(self.valleys)
         K = np.zeros((V, V))
-        pi = self.equilibrium_weights()
+        pi = self.equilibrium_weights() if weights is None else weights
+        index = {v.name: i for i, v in enumerate(self.valleys)}
         for t in self.transitions:
-            i, j = self.index(t.from_), self.index(t.to)
+            i, j = index[t.from_], index[t.to]
             down = t.rate_per_ps
             if t.phonon_meV is not None:
                 # n_B + 1 = 1 / (1 - exp(-ħΩ/kT)): stimulated + spontaneous emission

@@ -90,12 +90,13 @@ def moment_system(model: ValleyModel):
         The first three are the arguments of :func:`~fitdiff.solvers.linear.chain_response`;
         ``operators`` holds the dense blocks (for the analytic time derivative).
     """
-    K = model.rate_matrix()
+    pi = model.equilibrium_weights()
+    K = model.rate_matrix(pi)
     V = K.shape[0]
     D = model.diffusion_um2_ps()
     tau = np.array([v.tau_ps for v in model.valleys])
     ballistic = np.flatnonzero(tau > 0)
-    bK = Block.detailed_balance(K, model.equilibrium_weights())
+    bK = Block.detailed_balance(K, pi)
     b = model.source_vector()
     w02 = model.source.w0_um**2
     diffusive_4D = np.diag(np.where(tau > 0, 0.0, 4.0 * D))
@@ -147,7 +148,11 @@ def solve_moments(model: ValleyModel, t_ps, *, instrument: bool = True) -> Momen
     f = pulse_shape(tau, sigma)
     # exact time derivatives from the ODE itself (no finite differences)
     dX = []
+    last = len(X) - 1
     for i, x in enumerate(X):
+        if i not in (0, last):  # only dn and dm enter D(t)
+            dX.append(None)
+            continue
         d = ops[i] @ x
         for (a, j), C in couplings.items():
             if a == i:

@@ -228,3 +228,24 @@ def test_bad_executor_specs(spec, match):
 )
 def test_column_names(name, unit, expected):
     assert column_names(name, unit) == expected
+
+
+def test_cli_bad_campaign_and_executor_exit_2(folder, capsys):
+    import subprocess
+    import sys
+
+    from fitdiff.cli import main
+
+    bad = campaign(folder, "[campaign]\nanalysis = 'base.toml'\nmeasurements = ['x/*.tif']\n")
+    assert main(["batch", str(bad), "-o", str(folder / "out")]) == 2
+    assert "measurements[0] = 'x/*.tif' matches no file" in capsys.readouterr().err
+    assert main(["batch", str(bad), "-o", str(folder / "out"), "--executor", "gpu"]) == 2
+    assert "allowed are local, processes:N, dask://HOST:PORT" in capsys.readouterr().err
+    proc = subprocess.run(
+        [sys.executable, "-m", "fitdiff.cli", "batch", str(bad), "-o", str(folder / "out")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "fitdiff batch: error:" in proc.stderr and "Traceback" not in proc.stderr

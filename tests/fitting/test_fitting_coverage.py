@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from fitting_sim import linear_widths
 
-from fitdiff.fitting import LinearModel, Objective, WidthsData, least_squares, make_parameters, sample
+from fitdiff.fitting import (
+    LinearModel,
+    Objective,
+    WidthsData,
+    least_squares,
+    make_parameters,
+    sample,
+)
 
 TRUTH = {"w0_2_um2": 1.0, "D_cm2_s": 1.5}  # the generating values of linear_widths
 N_LS = 300  # least squares is cheap: a tight estimate
@@ -16,8 +23,9 @@ N_POST = 100  # posterior part kept cheap (short in-memory chains)
 def _fits(n):
     model = LinearModel()
     for seed in range(n):
-        obj = Objective(model, WidthsData.from_frame(linear_widths(1000 + seed, n=12)),
-                        make_parameters(model))
+        obj = Objective(
+            model, WidthsData.from_frame(linear_widths(1000 + seed, n=12)), make_parameters(model)
+        )
         yield obj, least_squares(obj)
 
 

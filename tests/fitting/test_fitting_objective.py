@@ -88,8 +88,12 @@ def test_normal_prior_moves_least_squares_exactly_as_the_posterior_mode():
 
     fit = least_squares(obj)
     np.testing.assert_allclose(fit.theta, mode, rtol=1e-6, atol=0)
-    opt = optimize.minimize(lambda t: -obj.logpost(t), fit.theta + [0.01, 0.02], method="Nelder-Mead",
-                            options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+    opt = optimize.minimize(
+        lambda t: -obj.logpost(t),
+        fit.theta + [0.01, 0.02],
+        method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000},
+    )
     np.testing.assert_allclose(opt.x, mode, rtol=1e-5, atol=0)
     # Without the prior the optimum is elsewhere (the prior really moved it).
     free = least_squares(_objective())
@@ -106,11 +110,14 @@ def test_least_squares_matches_curve_fit():
     # Independent program: scipy.optimize.curve_fit with absolute_sigma=True.
     obj = _objective(seed=5)
     d = obj.terms[0].data
-    popt, pcov = optimize.curve_fit(lambda t, a, D: a + 4e-4 * D * t, d.x, d.y, p0=[1, 1],
-                                    sigma=d.y_err, absolute_sigma=True)
+    popt, pcov = optimize.curve_fit(
+        lambda t, a, D: a + 4e-4 * D * t, d.x, d.y, p0=[1, 1], sigma=d.y_err, absolute_sigma=True
+    )
     fit = least_squares(obj)
     np.testing.assert_allclose(fit.theta, popt, rtol=1e-6)
-    np.testing.assert_allclose([fit.stderr(n) for n in fit.names], np.sqrt(np.diag(pcov)), rtol=1e-4)
+    np.testing.assert_allclose(
+        [fit.stderr(n) for n in fit.names], np.sqrt(np.diag(pcov)), rtol=1e-4
+    )
     # AIC = −2 ln L + 2k (known errors), BIC = −2 ln L + k ln N.
     assert fit.aic == pytest.approx(-2 * obj.loglike(fit.theta) + 4, rel=1e-12)
     assert fit.bic == pytest.approx(-2 * obj.loglike(fit.theta) + 2 * math.log(30), rel=1e-12)
@@ -133,8 +140,13 @@ def test_global_objective_shares_D_and_keeps_w0_per_dataset():
     for seed, w0 in [(1, 0.8), (2, 1.3)]:
         df = linear_widths(seed, w0_2_um2=w0)
         model = LinearModel()
-        objs.append(Objective(model, WidthsData.from_frame(df, label=f"f{seed}"),
-                              make_parameters(model, w0_2_um2=1.0)))
+        objs.append(
+            Objective(
+                model,
+                WidthsData.from_frame(df, label=f"f{seed}"),
+                make_parameters(model, w0_2_um2=1.0),
+            )
+        )
     g = GlobalObjective(objs, shared=["D_cm2_s"])
     assert g.names == ["w0_2_um2__f1", "D_cm2_s", "w0_2_um2__f2"]
     fit = least_squares(g)
@@ -144,7 +156,10 @@ def test_global_objective_shares_D_and_keeps_w0_per_dataset():
     # Σ of the single objectives' log-likelihoods equals the global one (same data, same theta).
     theta = fit.theta
     v = g.values(theta)
-    single = sum(o.loglike(np.array([v[f"w0_2_um2__f{k}"], v["D_cm2_s"]])) for k, o in zip((1, 2), objs))
+    single = sum(
+        o.loglike(np.array([v[f"w0_2_um2__f{k}"], v["D_cm2_s"]]))
+        for k, o in zip((1, 2), objs, strict=True)
+    )
     assert g.loglike(theta) == pytest.approx(single, rel=1e-12)
 
 

@@ -28,7 +28,9 @@ def test_residual_squared_is_minus_logpdf_plus_constant(prior, xs):
 
 def test_logpdfs_match_scipy():
     # Independent program: scipy.stats densities.
-    assert Normal(1.0, 0.3).logpdf(1.4) == pytest.approx(stats.norm(1.0, 0.3).logpdf(1.4), rel=1e-12)
+    assert Normal(1.0, 0.3).logpdf(1.4) == pytest.approx(
+        stats.norm(1.0, 0.3).logpdf(1.4), rel=1e-12
+    )
     assert Uniform(0.0, 4.0).logpdf(1.0) == pytest.approx(math.log(0.25), rel=1e-12)
     assert LogUniform(0.1, 10.0).logpdf(2.0) == pytest.approx(
         stats.loguniform(0.1, 10.0).logpdf(2.0), rel=1e-12
@@ -44,7 +46,10 @@ def test_logpdfs_match_scipy():
         ({"kind": "normal", "mu": 1.0}, r"parameters\.D\.prior\.sigma: required"),
         ({"kind": "normal", "mu": 1.0, "sigma": -1.0}, r"prior\.sigma: must be > 0"),
         ({"kind": "uniform", "min": 2.0, "max": 1.0}, r"min \(2.0\) must be < max \(1.0\)"),
-        ({"kind": "log_uniform", "min": 0.0, "max": 1.0}, r"prior\.min: a log_uniform prior needs min > 0"),
+        (
+            {"kind": "log_uniform", "min": 0.0, "max": 1.0},
+            r"prior\.min: a log_uniform prior needs min > 0",
+        ),
         ({"kind": "normal", "mu": 1.0, "sigma": 1.0, "width": 2}, r"prior\.width: unknown key"),
     ],
 )

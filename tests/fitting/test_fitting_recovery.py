@@ -32,7 +32,9 @@ def _within_3_sigma(fit, truth: dict):
 def test_linear_recovers_D_and_w0():
     # Truth: the generating values of linear_widths (D = 1.5 cm²/s, w0² = 1 µm²).
     model = LinearModel()
-    fit = least_squares(Objective(model, WidthsData.from_frame(linear_widths(11)), make_parameters(model)))
+    fit = least_squares(
+        Objective(model, WidthsData.from_frame(linear_widths(11)), make_parameters(model))
+    )
     _within_3_sigma(fit, {"D_cm2_s": 1.5, "w0_2_um2": 1.0})
     assert fit.redchi == pytest.approx(1.0, abs=0.6)  # χ²/ν of 28 dof is 1 ± 0.27 (1 σ)
 
@@ -45,7 +47,9 @@ def test_ballistic_recovers_D_tau_and_w0():
     D = truth["D_cm2_s"] * 1e-4
     w2 = truth["w0_2_um2"] + 4 * D * (t - truth["tau_ps"] * (1 - np.exp(-t / truth["tau_ps"])))
     err = np.full(t.size, 3e-4)
-    df = pd.DataFrame({"t_ps": t, "w2_um2": w2 + err * rng.standard_normal(t.size), "w2_err_um2": err})
+    df = pd.DataFrame(
+        {"t_ps": t, "w2_um2": w2 + err * rng.standard_normal(t.size), "w2_err_um2": err}
+    )
     model = BallisticModel()
     params = make_parameters(model, D_cm2_s=3.0, tau_ps=0.5, w0_2_um2=0.45)
     _within_3_sigma(least_squares(Objective(model, WidthsData.from_frame(df), params)), truth)
@@ -59,7 +63,9 @@ def _dT_table(seed, method="log", **truth):
     fixed = {"M_m0": 0.5, "rho_g_cm2": 4.46e-7, "s_cm_s": 4.1e5, "tau_r_ps": np.inf}
     D = d_total(T, **fixed, **truth, method=method)
     err = 0.02 * np.abs(D)
-    return pd.DataFrame({"T_K": T, "D_cm2_s": D + err * rng.standard_normal(T.size), "D_err_cm2_s": err})
+    return pd.DataFrame(
+        {"T_K": T, "D_cm2_s": D + err * rng.standard_normal(T.size), "D_err_cm2_s": err}
+    )
 
 
 def test_diffusivity_recovers_xi_and_tau_dis_and_aic_prefers_weak_localization():
@@ -90,10 +96,20 @@ def _valley_data(seed):
     w_err = np.full(t.size, 0.01)
     counts = 1e6 * sol.pl
     c_err = 0.02 * counts + 1.0
-    widths = pd.DataFrame({"t_ps": t, "w2_um2": sol.w2_pl_um2 + w_err * rng.standard_normal(t.size),
-                           "w2_err_um2": w_err})
-    pl = pd.DataFrame({"t_ps": t, "intensity": counts + c_err * rng.standard_normal(t.size),
-                       "intensity_err": c_err})
+    widths = pd.DataFrame(
+        {
+            "t_ps": t,
+            "w2_um2": sol.w2_pl_um2 + w_err * rng.standard_normal(t.size),
+            "w2_err_um2": w_err,
+        }
+    )
+    pl = pd.DataFrame(
+        {
+            "t_ps": t,
+            "intensity": counts + c_err * rng.standard_normal(t.size),
+            "intensity_err": c_err,
+        }
+    )
     return widths, pl
 
 
@@ -104,13 +120,17 @@ def test_valleys_two_valley_joint_fit_recovers_D_bright_D_dark_and_downhill_rate
 
     widths, pl = _valley_data(21)
     model = ValleysModel(ValleyModel.from_dict(TWO_VALLEYS))
-    params = make_parameters(model, D_KK_cm2_s=1.0, D_KKp_cm2_s=2.0, rate_KK_KKp_per_ps=0.03,
-                             pl_scale=8e5)
+    params = make_parameters(
+        model, D_KK_cm2_s=1.0, D_KKp_cm2_s=2.0, rate_KK_KKp_per_ps=0.03, pl_scale=8e5
+    )
     for name in ("D_KK_cm2_s", "D_KKp_cm2_s", "rate_KK_KKp_per_ps", "pl_scale"):
         params[name].set(vary=True)
     params["rate_KK_KKp_per_ps"].set(min=1e-4, max=1.0)
-    objs = [Objective(model, WidthsData.from_frame(widths, label="w"), params),
-            Objective(model, KineticsData.from_frame(pl, label="pl"), params)]
+    objs = [
+        Objective(model, WidthsData.from_frame(widths, label="w"), params),
+        Objective(model, KineticsData.from_frame(pl, label="pl"), params),
+    ]
     fit = least_squares(GlobalObjective(objs))
-    _within_3_sigma(fit, {"D_KK_cm2_s": 0.5, "D_KKp_cm2_s": 3.0, "rate_KK_KKp_per_ps": 0.05,
-                          "pl_scale": 1e6})
+    _within_3_sigma(
+        fit, {"D_KK_cm2_s": 0.5, "D_KKp_cm2_s": 3.0, "rate_KK_KKp_per_ps": 0.05, "pl_scale": 1e6}
+    )

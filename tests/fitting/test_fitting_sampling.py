@@ -38,15 +38,19 @@ def test_same_seed_gives_the_same_chain_and_another_seed_does_not(tmp_path):
 
 def test_extending_resumes_and_a_changed_prior_starts_a_new_chain(tmp_path):
     path = tmp_path / "chain.h5"
-    full = sample(_objective(), backend_path=tmp_path / "ref.h5", walkers=8, steps=60, burn=10, seed=5)
+    full = sample(
+        _objective(), backend_path=tmp_path / "ref.h5", walkers=8, steps=60, burn=10, seed=5
+    )
     first = sample(_objective(), backend_path=path, walkers=8, steps=25, burn=10, seed=5)
     assert first.message.startswith("new chain")
     more = sample(_objective(), backend_path=path, walkers=8, steps=60, burn=10, seed=5)
     assert more.message.startswith("resumed stored chain") and more.resumed_from == 25
     # emcee stores the random state with every step: resumed == uninterrupted, bit for bit.
     np.testing.assert_array_equal(more.chain, full.chain)
-    changed = sample(_objective(prior_sigma=0.1), backend_path=path, walkers=8, steps=30, burn=10, seed=5)
-    assert changed.message.startswith("model, data, parameters or priors changed")
+    changed = sample(
+        _objective(prior_sigma=0.1), backend_path=path, walkers=8, steps=30, burn=10, seed=5
+    )
+    assert changed.message.startswith("model, data, parameters, priors or seed changed")
     assert changed.steps == 30 and changed.resumed_from == 0
 
 
@@ -82,8 +86,12 @@ def test_sigkill_mid_run_then_restart_ends_with_exactly_the_requested_steps(tmp_
     toml = write_linear_analysis(tmp_path / "a", steps=steps, walkers=16)
     run = tmp_path / "run"
     env = {**os.environ, "HDF5_USE_FILE_LOCKING": "FALSE"}
-    proc = subprocess.Popen([sys.executable, "-m", "fitdiff.cli", "sample", str(toml), "-o", str(run),
-                             "-q"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fitdiff.cli", "sample", str(toml), "-o", str(run), "-q"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while _iteration(run / "chain.h5") < 40 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -103,3 +111,13 @@ def test_sigkill_mid_run_then_restart_ends_with_exactly_the_requested_steps(tmp_
     # and the same seed run uninterrupted gives the same chain
     ref = run_sample(load_analysis(toml), tmp_path / "ref")
     np.testing.assert_array_equal(post.chain, ref.chain)
+
+
+@pytest.mark.slow
+def test_process_pool_gives_the_same_chain_as_serial(tmp_path):
+    # emcee draws its proposals in the parent; workers only evaluate: same seed, same chain.
+    serial = sample(_objective(), backend_path=None, walkers=8, steps=30, burn=5, seed=9)
+    pooled = sample(
+        _objective(), backend_path=tmp_path / "p.h5", walkers=8, steps=30, burn=5, seed=9, workers=2
+    )
+    np.testing.assert_array_equal(pooled.chain, serial.chain)
