@@ -23,7 +23,7 @@ def write_table_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
         Output file.
     """
     head = "".join(f"# {key}: {json.dumps(_finite(value))}\n" for key, value in df.attrs.items())
-    write_text(path, head + df.to_csv(index=False, float_format="%.10g"))
+    write_text(path, head + df.to_csv(index=False, float_format="%.15g"))
 
 
 def read_table_csv(path: str | os.PathLike) -> pd.DataFrame:
@@ -52,6 +52,7 @@ def read_table_csv(path: str | os.PathLike) -> pd.DataFrame:
         raise ExtractionError(f"{path}: no table after the header")
     df = pd.read_csv(io.StringIO(body))
     if "reason" in df.columns:
-        df["reason"] = df["reason"].fillna("").astype(str)
+        # An all-empty reason column parses as float NaN; make it text before filling.
+        df["reason"] = df["reason"].astype(object).fillna("").astype(str)
     df.attrs.update(attrs)
     return df
