@@ -41,10 +41,14 @@ def main() -> None:
     t_mom = best_time(lambda: solve_moments(model, t), repeat=5, number=200)
     ballistic = model.with_parameters(tau_KK_ps=0.3, tau_KKp_ps=0.3, tau_KL_ps=0.3)
     t_bal = best_time(lambda: solve_moments(ballistic, t), repeat=5, number=100)
-    t_hank = best_time(lambda: solve_spatial(model, t, r, instrument=True).w2_pl_um2(),
-                       repeat=2, number=1)
-    t_pde = best_time(lambda: solve_spatial(model, t, r, method="pde",
-                                            instrument=True).w2_pl_um2(), repeat=1, number=1)
+    t_hank = best_time(
+        lambda: solve_spatial(model, t, r, instrument=True).w2_pl_um2(), repeat=2, number=1
+    )
+    t_pde = best_time(
+        lambda: solve_spatial(model, t, r, method="pde", instrument=True).w2_pl_um2(),
+        repeat=1,
+        number=1,
+    )
     w_m = solve_moments(model, t).w2_pl_um2[5:]
     w_h = solve_spatial(model, t, r, instrument=True).w2_pl_um2()[5:]
     w_p = solve_spatial(model, t, r, method="pde", instrument=True).w2_pl_um2()[5:]
@@ -52,10 +56,14 @@ def main() -> None:
     print("moment solver, 3 valleys, 500 times, pulse + IRF + PSF")
     print(f"  time per evaluation        {t_mom * 1e6:9.1f} us   ({1 / t_mom:8.0f} evaluations/s)")
     print(f"  with ballistic start (2V)  {t_bal * 1e6:9.1f} us   ({1 / t_bal:8.0f} evaluations/s)")
-    print(f"  Hankel spatial solver      {t_hank * 1e3:9.1f} ms   ratio {t_hank / t_mom:8.0f}x"
-          f"   max |dw2/w2| = {np.max(np.abs(w_h / w_m - 1)):.1e}")
-    print(f"  method-of-lines PDE (BDF)  {t_pde * 1e3:9.1f} ms   ratio {t_pde / t_mom:8.0f}x"
-          f"   max |dw2/w2| = {np.max(np.abs(w_p / w_m - 1)):.1e}")
+    print(
+        f"  Hankel spatial solver      {t_hank * 1e3:9.1f} ms   ratio {t_hank / t_mom:8.0f}x"
+        f"   max |dw2/w2| = {np.max(np.abs(w_h / w_m - 1)):.1e}"
+    )
+    print(
+        f"  method-of-lines PDE (BDF)  {t_pde * 1e3:9.1f} ms   ratio {t_pde / t_mom:8.0f}x"
+        f"   max |dw2/w2| = {np.max(np.abs(w_p / w_m - 1)):.1e}"
+    )
     print("  target: ratio to the spatial solver >= 1000x")
 
     doc = ValleyModel.from_dict(two_valley())
@@ -64,8 +72,10 @@ def main() -> None:
     i = int(np.nanargmin(sol.D_cm2_s[0]))
     neg = tt[sol.D_cm2_s[0] < 0]
     print("documented two-valley case (KK 10 meV above KKp, 20 K):")
-    print(f"  D_KK minimum {sol.D_cm2_s[0, i]:.3f} cm2/s at t = {tt[i]:.2f} ps;"
-          f" D_KK < 0 for {neg[0]:.2f} - {neg[-1]:.2f} ps")
+    print(
+        f"  D_KK minimum {sol.D_cm2_s[0, i]:.3f} cm2/s at t = {tt[i]:.2f} ps;"
+        f" D_KK < 0 for {neg[0]:.2f} - {neg[-1]:.2f} ps"
+    )
 
 
 if __name__ == "__main__":

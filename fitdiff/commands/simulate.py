@@ -32,15 +32,31 @@ def register(subparsers) -> None:
         ),
     )
     parser.add_argument("model", metavar="MODEL.toml", help="the model file")
-    parser.add_argument("-o", "--out", metavar="OUT", required=True,
-                        help="output file: .csv (curves) or .tif/.tiff/.img (measurement)")
-    parser.add_argument("--solver", choices=("moments", "spatial"), default=None,
-                        help="curves from the exact moments (default for .csv; annihilation "
-                             "needs 'spatial') or from the spatial profiles")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="noise seed for rendered measurements (overrides [render] seed)")
-    parser.add_argument("--intrinsic", action="store_true",
-                        help="CSV curves without IRF and PSF (default: as measured)")
+    parser.add_argument(
+        "-o",
+        "--out",
+        metavar="OUT",
+        required=True,
+        help="output file: .csv (curves) or .tif/.tiff/.img (measurement)",
+    )
+    parser.add_argument(
+        "--solver",
+        choices=("moments", "spatial"),
+        default=None,
+        help="curves from the exact moments (default for .csv; annihilation "
+        "needs 'spatial') or from the spatial profiles",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="noise seed for rendered measurements (overrides [render] seed)",
+    )
+    parser.add_argument(
+        "--intrinsic",
+        action="store_true",
+        help="CSV curves without IRF and PSF (default: as measured)",
+    )
     parser.set_defaults(func=_main)
 
 
@@ -50,8 +66,11 @@ def _spatial_frame(model, t: np.ndarray, instrument: bool) -> pd.DataFrame:
     from ..units import UM2_PS_PER_CM2_S
 
     D = model.diffusion_um2_ps().max(initial=0.0)
-    reach = 7.0 * np.sqrt(model.source.w0_um**2 + model.instrument.w_psf_um**2
-                          + 4.0 * D * max(float(t.max()) - model.source.t0_ps, 0.0))
+    reach = 7.0 * np.sqrt(
+        model.source.w0_um**2
+        + model.instrument.w_psf_um**2
+        + 4.0 * D * max(float(t.max()) - model.source.t0_ps, 0.0)
+    )
     r = np.linspace(0.0, reach, 1401)
     sol = solve_spatial(model, t, r, instrument=instrument)
     cols = {"t_ps": t}
@@ -72,27 +91,37 @@ def _main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     suffix = out.suffix.lower()
     if suffix not in (".csv", *_IMAGE_SUFFIXES):
-        raise ConfigError(f"output {out}: unknown suffix {out.suffix!r}; use .csv, .tif, .tiff "
-                          "or .img")
+        raise ConfigError(
+            f"output {out}: unknown suffix {out.suffix!r}; use .csv, .tif, .tiff or .img"
+        )
     if args.seed is not None and args.seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {args.seed}")
     model = ValleyModel.from_toml(args.model)
     t = model.time_grid_ps()
     solver = args.solver or ("spatial" if model.has_annihilation else "moments")
     if solver == "moments" and model.has_annihilation:
-        raise ConfigError(f"{args.model}: annihilation makes the moments non-closing; "
-                          "use --solver spatial")
+        raise ConfigError(
+            f"{args.model}: annihilation makes the moments non-closing; use --solver spatial"
+        )
     if suffix == ".csv":
         instrument = not args.intrinsic
         if solver == "moments":
             df = solve_moments(model, t, instrument=instrument).to_frame()
         else:
             df = _spatial_frame(model, t, instrument)
-        df.attrs.update({"model_file": str(args.model), "solver": solver,
-                         "instrument": instrument, "model": model.to_dict()})
+        df.attrs.update(
+            {
+                "model_file": str(args.model),
+                "solver": solver,
+                "instrument": instrument,
+                "model": model.to_dict(),
+            }
+        )
         _write_csv(df, out)
-        print(f"fitdiff simulate: {len(df)} times x {len(model.valleys)} valleys -> {out}",
-              file=sys.stderr)
+        print(
+            f"fitdiff simulate: {len(df)} times x {len(model.valleys)} valleys -> {out}",
+            file=sys.stderr,
+        )
         return 0
     from ..atomic import write_json
     from ..io import save
@@ -105,18 +134,26 @@ def _main(args: argparse.Namespace) -> int:
     else:
         m = render_stack(model, t, solver="auto", settings=render)
     written = save(m, out)
-    truth = {"model": model.to_dict(), "model_file": str(args.model), "kind": render.kind,
-             "seed": render.seed, "dims": list(m.dims)}
+    truth = {
+        "model": model.to_dict(),
+        "model_file": str(args.model),
+        "kind": render.kind,
+        "seed": render.seed,
+        "dims": list(m.dims),
+    }
     if not model.has_annihilation:
         truth["curves"] = solve_moments(model, t, instrument=True).to_frame().to_dict("list")
-        truth["curves_intrinsic"] = solve_moments(model, t, instrument=False).to_frame().to_dict(
-            "list")
+        truth["curves_intrinsic"] = (
+            solve_moments(model, t, instrument=False).to_frame().to_dict("list")
+        )
     else:
         truth["curves"] = _spatial_frame(model, t, True).to_dict("list")
         truth["curves_intrinsic"] = _spatial_frame(model, t, False).to_dict("list")
     write_json(Path(f"{written}.truth.json"), truth)
-    print(f"fitdiff simulate: {render.kind} {m.counts.shape} -> {written} (+ .truth.json)",
-          file=sys.stderr)
+    print(
+        f"fitdiff simulate: {render.kind} {m.counts.shape} -> {written} (+ .truth.json)",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -78,4 +78,6 @@ def gaussian_model(coords: list[np.ndarray], isotropic: bool = True) -> BatchedM
         widths = p[:, 1 + k : 1 + k + nw]
         return np.all(np.isfinite(p), axis=1) & np.all(widths > 0, axis=1)
 
-    return BatchedModel(evaluate=evaluate, jacobian=jacobian, admissible=admissible)
+    # the line profile of a streak, the hot path, also has a compiled kernel (lm_numba)
+    fast = ("gauss1d", np.asarray(coords[0], dtype=float)) if k == 1 else None
+    return BatchedModel(evaluate=evaluate, jacobian=jacobian, admissible=admissible, fast=fast)

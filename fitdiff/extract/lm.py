@@ -5,6 +5,13 @@ routines solve one problem per call, so a Python loop over 1000 rows costs ~1000
 rows advance together as (B, N) numpy arrays and the (B, P, P) normal equations are solved with
 one batched ``numpy.linalg.solve``. Rows drop out of the active set as they converge.
 
+That batch needs ~45 passes over (B, N) arrays per iteration, which caps it at a few times the
+speed of a per-row ``scipy.optimize.curve_fit`` loop. Models that carry a compiled kernel
+(``BatchedModel.fast``: the 1D Gaussian) therefore run, when numba is installed (extra
+``fast``), the same iteration per row in :mod:`fitdiff.extract.lm_numba`; this numpy batch is
+the fallback and serves every other model (2D frames). Set ``FITDIFF_NUMBA=0`` or pass
+``backend="numpy"`` to force the fallback.
+
 The weights are re-evaluated at the current model each iteration (iteratively reweighted least
 squares). For a Poisson noise model the fixed point solves the Poisson score equation
 J^T (d - mu)/mu = 0, i.e. this is Fisher scoring of the likelihood, and (J^T W J)^-1 at the
@@ -13,10 +20,16 @@ solution is the inverse Fisher information: the per-slice covariance.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..errors import ExtractionError, MissingExtraError
+from .noise import NoiseModel
+
+BACKENDS = ("auto", "numpy", "numba")
 
 
 @dataclass
@@ -25,12 +38,14 @@ class BatchedModel:
 
     ``evaluate(p) -> (mu, cache)`` gives the (B, N) model for parameters p (B, P);
     ``jacobian(p, cache) -> J`` its (B, P, N) derivatives, reusing the cache (the exponential);
-    ``admissible(p) -> bool (B,)`` rejects steps into nonsense (negative width).
+    ``admissible(p) -> bool (B,)`` rejects steps into nonsense (negative width);
+    ``fast`` names a compiled kernel of the same model, ``("gauss1d", x)``, or is None.
     """
 
     evaluate: Callable[[np.ndarray], tuple[np.ndarray, object]]
     jacobian: Callable[[np.ndarray, object], np.ndarray]
     admissible: Callable[[np.ndarray], np.ndarray]
+    fast: tuple | None = None
 
 
 @dataclass
@@ -41,7 +56,7 @@ class LMResult:
     ----------
     p : (B, P) best parameters; cov : (B, P, P) covariance (NaN where singular);
     chi2 : (B,) weighted residual sum at the solution; nfree : (B,) degrees of freedom;
-    converged : (B,) bool; niter : (B,) iterations used.
+    converged : (B,) bool; niter : (B,) iterations used; backend : "numpy" or "numba".
     """
 
     p: np.ndarray
@@ -50,6 +65,7 @@ class LMResult:
     nfree: np.ndarray
     converged: np.ndarray
     niter: np.ndarray
+    backend: str = "numpy"
 
 
 def _normal_equations(jac, w, resid):
@@ -65,12 +81,13 @@ def batched_lm(
     p0: np.ndarray,
     data: np.ndarray,
     valid: np.ndarray,
-    variance: Callable[[np.ndarray], np.ndarray],
+    variance: Callable[[np.ndarray], np.ndarray] | NoiseModel,
     offset: np.ndarray | float = 0.0,
     *,
     max_iter: int = 60,
     tol: float = 1e-2,
     dtype=np.float64,
+    backend: str = "auto",
 ) -> LMResult:
     """Fit ``model`` to every row of ``data`` with damped, reweighted Gauss-Newton steps.
 
@@ -83,8 +100,10 @@ def batched_lm(
         Counts after background subtraction (invalid pixels may hold anything finite).
     valid : ndarray of bool (B, N)
         Pixels that take part (mask applied: weight zero).
-    variance : callable
-        Noise variance (counts²) of a pixel with expected raw value ``mu + offset``.
+    variance : callable or NoiseModel
+        Noise variance (counts²) of a pixel with expected raw value ``mu + offset``. The
+        compiled path needs a :class:`NoiseModel` (or its bound ``variance`` method), whose
+        parameters it reads; any other callable uses the numpy batch.
     offset : ndarray or float
         What was subtracted from the raw counts before fitting (background), counts.
     max_iter : int
@@ -94,7 +113,17 @@ def batched_lm(
     dtype : numpy dtype
         Precision of the per-pixel arrays while iterating (the final covariance and chi² are
         always float64). float32 was measured no faster here and converges more erratically.
+        Anything but float64 uses the numpy batch.
+    backend : {"auto", "numpy", "numba"}
+        "auto": the compiled kernel when the model has one, the noise is a NoiseModel and numba
+        is importable (unless the environment sets ``FITDIFF_NUMBA=0``), else numpy. "numba"
+        insists (MissingExtraError without numba, ExtractionError for an unsupported model).
     """
+    if isinstance(variance, NoiseModel):
+        variance = variance.variance
+    kernel = _fast_kernel(model, variance, dtype, backend)
+    if kernel is not None:
+        return _run_numba(kernel, model, p0, data, valid, variance.__self__, offset, max_iter, tol)
     p = np.array(p0, dtype=float)
     nrow, npar = p.shape
     offset = np.broadcast_to(np.asarray(offset, dtype=float), data.shape)
@@ -149,6 +178,70 @@ def batched_lm(
     cov, chi2_all = _covariance(model, p, data, valid, variance, offset)
     nfree = valid.sum(axis=1) - npar
     return LMResult(p=p, cov=cov, chi2=chi2_all, nfree=nfree, converged=converged, niter=niter)
+
+
+def numba_available() -> bool:
+    """True when the compiled path can be used (numba importable, not disabled by env)."""
+    return os.environ.get("FITDIFF_NUMBA", "1") != "0" and _import_kernels() is not None
+
+
+_KERNELS: list = []
+
+
+def _import_kernels():
+    # imported lazily: numba adds ~0.5 s to start-up, which a moment-only run need not pay
+    if not _KERNELS:
+        try:
+            from . import lm_numba
+        except ImportError:
+            lm_numba = None
+        _KERNELS.append(lm_numba)
+    return _KERNELS[0]
+
+
+def _fast_kernel(model, variance, dtype, backend):
+    """The compiled kernel to use, or None for the numpy batch (see ``backend``)."""
+    if backend not in BACKENDS:
+        raise ExtractionError(f"backend = {backend!r}; allowed {BACKENDS}")
+    if backend == "numpy":
+        return None
+    why_not = None
+    if model.fast is None or model.fast[0] != "gauss1d":
+        why_not = "the model has no compiled kernel (only the 1D Gaussian has)"
+    elif getattr(variance, "__func__", None) is not NoiseModel.variance:
+        why_not = "the variance is not a NoiseModel"
+    elif np.dtype(dtype) != np.float64:
+        why_not = f"dtype = {np.dtype(dtype)}; the kernel is float64"
+    if backend == "auto":
+        return None if why_not or not numba_available() else _import_kernels()
+    if why_not:
+        raise ExtractionError(f"backend = 'numba' impossible: {why_not}")
+    if _import_kernels() is None:
+        raise MissingExtraError("numba", "fast", "backend = 'numba'")
+    return _import_kernels()
+
+
+def _run_numba(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -> LMResult:
+    x = np.ascontiguousarray(model.fast[1], dtype=np.float64)
+    data = np.ascontiguousarray(data, dtype=np.float64)
+    offset = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, float), data.shape))
+    p, cov, chi2, converged, niter = kernel.fit_gauss1d(
+        x,
+        kernel.uniform_step(x),
+        data,
+        np.ascontiguousarray(valid, dtype=np.bool_),
+        offset,
+        np.array(p0, dtype=np.float64),
+        float(noise.excess * noise.gain),
+        float(noise.read_noise**2),
+        float(noise.floor),
+        int(max_iter),
+        float(tol),
+    )
+    nfree = valid.sum(axis=1) - p.shape[1]
+    return LMResult(
+        p=p, cov=cov, chi2=chi2, nfree=nfree, converged=converged, niter=niter, backend="numba"
+    )
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -142,10 +142,10 @@ def _pair_table(lam_a, Ha, lam_b, Hb, tau, sigma, scale) -> np.ndarray:
     close = np.abs(diff) * scale < _CLOSE
     safe = np.where(close, 1.0, diff)
     table = (Ha[0][:, None, :] - Hb[0][None, :, :]) / safe[..., None]
-    for i, j in zip(*np.nonzero(close)):
-        if diff[i, j] == 0.0:
-            table[i, j] = Ha[1][i]
-            continue
+    ii, jj = np.nonzero(close)
+    exact = diff[ii, jj] == 0.0
+    table[ii[exact], jj[exact]] = Ha[1][ii[exact]]  # h[a, a] = h'(a)
+    for i, j in zip(ii[~exact], jj[~exact], strict=True):
         c, d = 0.5 * (lam_a[i] + lam_b[j]), 0.5 * diff[i, j]
         H = pulse_derivatives(np.array(c), tau, sigma, 3)
         table[i, j] = H[1] + H[3] * d**2 / 6.0
@@ -167,17 +167,21 @@ def _triple_table(la, lb, lc, Tab, Tbc, Tac, tau, sigma, scale) -> np.ndarray:
     den = np.where(close, 1.0, den)[..., None]
     p = pick[..., None]
     # h[a,b,c] = (h[a,b] − h[b,c])/(a−c) = (h[b,a] − h[a,c])/(b−c) = (h[a,c] − h[c,b])/(a−b)
-    num = np.where(p == 0, Tab[:, :, None, :] - Tbc[None, :, :, :],
-                   np.where(p == 1, Tab[:, :, None, :] - Tac[:, None, :, :],
-                            Tac[:, None, :, :] - Tbc[None, :, :, :]))
+    num = np.where(
+        p == 0,
+        Tab[:, :, None, :] - Tbc[None, :, :, :],
+        np.where(
+            p == 1, Tab[:, :, None, :] - Tac[:, None, :, :], Tac[:, None, :, :] - Tbc[None, :, :, :]
+        ),
+    )
     out = num / den
-    for i, l, k in zip(*np.nonzero(close)):
-        x = np.array([la[i], lb[l], lc[k]])
+    for i, j, k in zip(*np.nonzero(close), strict=True):
+        x = np.array([la[i], lb[j], lc[k]])
         d = x - x.mean()
         h2 = d @ d + d[0] * d[1] + d[0] * d[2] + d[1] * d[2]
         H = pulse_derivatives(np.array(x.mean()), tau, sigma, 4)
         # the h''' term vanishes because the deviations sum to zero
-        out[i, l, k] = 0.5 * H[2] + H[4] * h2 / 24.0
+        out[i, j, k] = 0.5 * H[2] + H[4] * h2 / 24.0
     return out
 
 
@@ -221,7 +225,7 @@ def chain_response(
         # orders 0 and 1 suffice: h[a, a] = h'(a); near-coincident pairs get their own
         # higher derivatives at the midpoint in _pair_table
         H.append(H[same] if same is not None else pulse_derivatives(lam[i], tau, sigma, 1))
-    beta = [None if b is None else blk.Sinv @ b for blk, b in zip(blocks, sources)]
+    beta = [None if b is None else blk.Sinv @ b for blk, b in zip(blocks, sources, strict=True)]
     chat = {ij: blocks[ij[0]].Sinv @ C @ blocks[ij[1]].S for ij, C in couplings.items()}
     pairs: dict[tuple[int, int], np.ndarray] = {}
 
@@ -233,20 +237,22 @@ def chain_response(
     out = []
     for i, blk in enumerate(blocks):
         xt = np.zeros((blk.size, tau.size))
-        if beta[i] is not None and np.any(beta[i]):
+        if beta[i] is not None:
             xt += beta[i][:, None] * H[i][0]
         for j in range(i):
             C = chat.get((i, j))
             if C is None:
                 continue
-            if beta[j] is not None and np.any(beta[j]):
-                xt += np.einsum("ik,k,ikt->it", C, beta[j], pair(i, j))
+            if beta[j] is not None:
+                # Σ_k C_ik β_k h[λ_i, λ_k](τ) as one batched matrix product
+                xt += np.matmul((C * beta[j])[:, None, :], pair(i, j))[:, 0, :]
             for k in range(j):
                 C2 = chat.get((j, k))
-                if C2 is None or beta[k] is None or not np.any(beta[k]):
+                if C2 is None or beta[k] is None:
                     continue
-                dd = _triple_table(lam[i], lam[j], lam[k], pair(i, j), pair(j, k), pair(i, k),
-                                   tau, sigma, scale)
+                dd = _triple_table(
+                    lam[i], lam[j], lam[k], pair(i, j), pair(j, k), pair(i, k), tau, sigma, scale
+                )
                 xt += np.einsum("il,lk,k,ilkt->it", C, C2, beta[k], dd)
         out.append(blk.S @ xt)
     return out

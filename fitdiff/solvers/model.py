@@ -43,8 +43,14 @@ def _fail(key: str, what: str) -> ConfigError:
 
 
 def _number(
-    d: dict, key: str, where: str, default: Any = ..., *, lo: float | None = None,
-    lo_open: bool = False, allow_inf: bool = False,
+    d: dict,
+    key: str,
+    where: str,
+    default: Any = ...,
+    *,
+    lo: float | None = None,
+    lo_open: bool = False,
+    allow_inf: bool = False,
 ) -> Any:
     """Read ``d[key]`` as a float, checking it is finite and above ``lo`` (key path in errors)."""
     path = f"{where}.{key}" if where else key
@@ -269,8 +275,12 @@ class ValleyModel:
                 raise ModelError(f"{where} (valley {v.name}) needs D_cm2_s or a diffusivity table")
             if v.D_cm2_s is not None:
                 _nonneg(v.D_cm2_s, f"{where}.D_cm2_s (valley {v.name})")
-            for key in ("radiative_rate_per_ps", "nonradiative_rate_per_ps", "tau_ps",
-                        "annihilation_cm2_s"):
+            for key in (
+                "radiative_rate_per_ps",
+                "nonradiative_rate_per_ps",
+                "tau_ps",
+                "annihilation_cm2_s",
+            ):
                 _nonneg(getattr(v, key), f"{where}.{key} (valley {v.name})")
             if v.light_cone_meV is not None:
                 _positive(v.light_cone_meV, f"{where}.light_cone_meV (valley {v.name})", "meV")
@@ -284,7 +294,9 @@ class ValleyModel:
                 raise ModelError(f"{where}: from and to are both {t.from_!r}")
             pair = frozenset((t.from_, t.to))
             if pair in pairs:
-                raise ModelError(f"{where}: a transition between {t.from_} and {t.to} is given twice")
+                raise ModelError(
+                    f"{where}: a transition between {t.from_} and {t.to} is given twice"
+                )
             pairs.add(pair)
             if self.valley(t.from_).E_meV < self.valley(t.to).E_meV:
                 raise ModelError(
@@ -314,7 +326,9 @@ class ValleyModel:
         ConfigError
             For unknown keys (named by key path), missing, non-numeric or unphysical values.
         """
-        _check_keys(d, ("T_K", "valley", "transition", "source", "time", "instrument", "render"), "")
+        _check_keys(
+            d, ("T_K", "valley", "transition", "source", "time", "instrument", "render"), ""
+        )
         T_K = _number(d, "T_K", "", lo=0.0, lo_open=True)
         raw_valleys = d.get("valley")
         if not isinstance(raw_valleys, list) or not raw_valleys:
@@ -323,7 +337,9 @@ class ValleyModel:
         raw_tr = d.get("transition", [])
         if not isinstance(raw_tr, list):
             raise _fail("transition", "must be an array of [[transition]] tables")
-        transitions = tuple(_transition_from_dict(t, f"transition[{i}]") for i, t in enumerate(raw_tr))
+        transitions = tuple(
+            _transition_from_dict(t, f"transition[{i}]") for i, t in enumerate(raw_tr)
+        )
         src = d.get("source", {})
         _check_keys(src, ("valley", "w0_um", "t0_ps", "pulse_fwhm_ps", "excitons"), "source")
         default_valley = valleys[0].name
@@ -371,12 +387,20 @@ class ValleyModel:
         for v in self.valleys:
             out["valley"].append(_drop_none({f.name: getattr(v, f.name) for f in fields(v)}))
         for t in self.transitions:
-            out["transition"].append(_drop_none(
-                {"from": t.from_, "to": t.to, "rate_per_ps": t.rate_per_ps,
-                 "phonon_meV": t.phonon_meV}))
+            out["transition"].append(
+                _drop_none(
+                    {
+                        "from": t.from_,
+                        "to": t.to,
+                        "rate_per_ps": t.rate_per_ps,
+                        "phonon_meV": t.phonon_meV,
+                    }
+                )
+            )
         out["source"] = {f.name: getattr(self.source, f.name) for f in fields(self.source)}
-        out["instrument"] = {f.name: getattr(self.instrument, f.name)
-                             for f in fields(self.instrument)}
+        out["instrument"] = {
+            f.name: getattr(self.instrument, f.name) for f in fields(self.instrument)
+        }
         if self.time_ps is not None:
             out["time"] = {"t_ps": list(self.time_ps)}
         r = _drop_none({f.name: getattr(self.render, f.name) for f in fields(self.render)})
@@ -394,8 +418,13 @@ class ValleyModel:
         names = []
         for v in self.valleys:
             n = v.name
-            names += [f"D_{n}_cm2_s", f"E_{n}_meV", f"krad_{n}_per_ps", f"knr_{n}_per_ps",
-                      f"tau_{n}_ps"]
+            names += [
+                f"D_{n}_cm2_s",
+                f"E_{n}_meV",
+                f"krad_{n}_per_ps",
+                f"knr_{n}_per_ps",
+                f"tau_{n}_ps",
+            ]
         names += [f"rate_{t.from_}_{t.to}_per_ps" for t in self.transitions]
         names += ["w0_um", "t0_ps", "pulse_fwhm_ps", "w_psf_um", "irf_fwhm_ps", "T_K"]
         return names
@@ -414,8 +443,13 @@ class ValleyModel:
         trans = {f"rate_{t.from_}_{t.to}_per_ps": i for i, t in enumerate(self.transitions)}
         tlist = list(self.transitions)
         src, ins, T_K = self.source, self.instrument, self.T_K
-        vfield = {"D": "D_cm2_s", "E": "E_meV", "krad": "radiative_rate_per_ps",
-                  "knr": "nonradiative_rate_per_ps", "tau": "tau_ps"}
+        vfield = {
+            "D": "D_cm2_s",
+            "E": "E_meV",
+            "krad": "radiative_rate_per_ps",
+            "knr": "nonradiative_rate_per_ps",
+            "tau": "tau_ps",
+        }
         for name, value in values.items():
             value = float(value)
             if name in trans:
@@ -437,8 +471,14 @@ class ValleyModel:
                     raise ConfigError(
                         f"unknown model parameter {name!r}; known: {', '.join(self.parameter_names())}"
                     )
-        return replace(self, T_K=T_K, valleys=tuple(valleys[v.name] for v in self.valleys),
-                       transitions=tuple(tlist), source=src, instrument=ins)
+        return replace(
+            self,
+            T_K=T_K,
+            valleys=tuple(valleys[v.name] for v in self.valleys),
+            transitions=tuple(tlist),
+            source=src,
+            instrument=ins,
+        )
 
     # ---------------------------------------------------------------- derived physics
     @property
@@ -528,7 +568,8 @@ class ValleyModel:
             K[i, j] += up
             K[j, j] -= up
         loss = self.radiative_rates_per_ps() + np.array(
-            [v.nonradiative_rate_per_ps for v in self.valleys])
+            [v.nonradiative_rate_per_ps for v in self.valleys]
+        )
         K[np.diag_indices(V)] -= loss
         return K
 
@@ -586,8 +627,19 @@ def _positive(x: float, what: str, unit: str) -> None:
 
 
 def _valley_from_dict(d: dict, where: str) -> Valley:
-    keys = ("name", "E_meV", "M_m0", "g", "D_cm2_s", "diffusivity", "radiative_rate_per_ps",
-            "light_cone_meV", "nonradiative_rate_per_ps", "tau_ps", "annihilation_cm2_s")
+    keys = (
+        "name",
+        "E_meV",
+        "M_m0",
+        "g",
+        "D_cm2_s",
+        "diffusivity",
+        "radiative_rate_per_ps",
+        "light_cone_meV",
+        "nonradiative_rate_per_ps",
+        "tau_ps",
+        "annihilation_cm2_s",
+    )
     _check_keys(d, keys, where)
     if "name" not in d:
         raise _fail(f"{where}.name", "is required")
@@ -597,8 +649,15 @@ def _valley_from_dict(d: dict, where: str) -> Valley:
         for k in ("xi_eV", "rho_g_cm2", "s_cm_s"):
             _number(diffusivity, k, f"{where}.diffusivity", lo=0.0, lo_open=True)
         for k in ("tau_dis_ps", "tau_r_ps"):
-            _number(diffusivity, k, f"{where}.diffusivity", math.inf, lo=0.0, lo_open=True,
-                    allow_inf=True)
+            _number(
+                diffusivity,
+                k,
+                f"{where}.diffusivity",
+                math.inf,
+                lo=0.0,
+                lo_open=True,
+                allow_inf=True,
+            )
         diffusivity = dict(diffusivity)
     D = _number(d, "D_cm2_s", where, None, lo=0.0)
     if D is None and diffusivity is None:
@@ -634,8 +693,18 @@ def _transition_from_dict(d: dict, where: str) -> Transition:
 
 
 def _render_from_dict(d: dict) -> RenderSettings:
-    keys = ("kind", "x_um", "y_um", "slit_um", "peak_counts", "background", "noise", "gain",
-            "read_noise", "seed")
+    keys = (
+        "kind",
+        "x_um",
+        "y_um",
+        "slit_um",
+        "peak_counts",
+        "background",
+        "noise",
+        "gain",
+        "read_noise",
+        "seed",
+    )
     _check_keys(d, keys, "render")
     kind = d.get("kind", "streak")
     if kind not in _KINDS:

@@ -160,18 +160,25 @@ def solve_moments(model: ValleyModel, t_ps, *, instrument: bool = True) -> Momen
         if sources[i] is not None:
             d = d + sources[i][:, None] * f
         dX.append(d)
-    n, m, dn, dm = X[0], X[-1], dX[0], dX[-1]
-    gamma = model.radiative_rates_per_ps()
+    V = X[0].shape[0]
+    # valleys and the PL (γ-weighted sum) in one stack, so each ratio below is one operation
+    G = np.vstack([np.eye(V), model.radiative_rates_per_ps()])
+    n, m, dn, dm = G @ X[0], G @ X[-1], G @ dX[0], G @ dX[-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         w2 = m / n
-        D = 0.25 * (dm * n - m * dn) / n**2 / UM2_PS_PER_CM2_S
-        pl, mpl = gamma @ n, gamma @ m
-        dpl, dmpl = gamma @ dn, gamma @ dm
-        w2_pl = mpl / pl
-        D_pl = 0.25 * (dmpl * pl - mpl * dpl) / pl**2 / UM2_PS_PER_CM2_S
+        D = (0.25 / UM2_PS_PER_CM2_S) * (dm * n - m * dn) / (n * n)
+    w2_pl, D_pl = w2[V], D[V]
     if instrument:
         w2_pl = w2_pl + model.instrument.w_psf_um**2
     return MomentSolution(
-        t_ps=t, valleys=model.names, n=n, m_um2=m, w2_um2=w2, D_cm2_s=D, pl=pl,
-        w2_pl_um2=w2_pl, D_pl_cm2_s=D_pl, instrument=instrument,
+        t_ps=t,
+        valleys=model.names,
+        n=n[:V],
+        m_um2=m[:V],
+        w2_um2=w2[:V],
+        D_cm2_s=D[:V],
+        pl=n[V],
+        w2_pl_um2=w2_pl,
+        D_pl_cm2_s=D_pl,
+        instrument=instrument,
     )

@@ -59,8 +59,15 @@ def pde_operator(model: ValleyModel, faces: np.ndarray) -> sparse.csr_matrix:
     return A.tocsr()
 
 
-def solve_pde(model: ValleyModel, t_ps, r_um, *, instrument: bool = False,
-              dr_um: float | None = None, rtol: float = 1e-8) -> SpatialSolution:
+def solve_pde(
+    model: ValleyModel,
+    t_ps,
+    r_um,
+    *,
+    instrument: bool = False,
+    dr_um: float | None = None,
+    rtol: float = 1e-8,
+) -> SpatialSolution:
     """Solve the valley diffusion–reaction PDE (with annihilation) by the method of lines.
 
     Parameters
@@ -126,8 +133,17 @@ def solve_pde(model: ValleyModel, t_ps, r_um, *, instrument: bool = False,
     Y = np.zeros((V * C, t_solve.size))
     if times.size:
         peak = model.source.excitons / (np.pi * w0**2)
-        sol = solve_ivp(rhs, (start, times[-1]), y0, method="BDF", t_eval=times, jac=jac,
-                        rtol=rtol, atol=1e-12 * peak, first_step=min(0.01, max(sigma, 1e-3) / 10))
+        sol = solve_ivp(
+            rhs,
+            (start, times[-1]),
+            y0,
+            method="BDF",
+            t_eval=times,
+            jac=jac,
+            rtol=rtol,
+            atol=1e-12 * peak,
+            first_step=min(0.01, max(sigma, 1e-3) / 10),
+        )
         if not sol.success:
             raise ModelError(f"the method-of-lines integration failed: {sol.message}")
         idx = np.searchsorted(times, t_solve)

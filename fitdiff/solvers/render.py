@@ -71,9 +71,16 @@ def _meta(model: ValleyModel, settings: RenderSettings, seed, solver: str) -> di
     }
 
 
-def render_streak(model: ValleyModel, t_ps=None, x_um=None, *, slit_um: float | None = None,
-                  solver: str = "auto", seed: int | None = None,
-                  settings: RenderSettings | None = None) -> Measurement:
+def render_streak(
+    model: ValleyModel,
+    t_ps=None,
+    x_um=None,
+    *,
+    slit_um: float | None = None,
+    solver: str = "auto",
+    seed: int | None = None,
+    settings: RenderSettings | None = None,
+) -> Measurement:
     """Render a streak image I(t, x) of ``model`` as a :class:`~fitdiff.io.Measurement`.
 
     Parameters
@@ -111,8 +118,11 @@ def render_streak(model: ValleyModel, t_ps=None, x_um=None, *, slit_um: float | 
     r_probe = span if y_half is None else math.hypot(span, y_half)
     if y_half is None:
         D = model.diffusion_um2_ps().max(initial=0.0)
-        w = math.sqrt(model.source.w0_um**2 + model.instrument.w_psf_um**2
-                      + 4.0 * D * max(float(t.max()) - model.source.t0_ps, 0.0))
+        w = math.sqrt(
+            model.source.w0_um**2
+            + model.instrument.w_psf_um**2
+            + 4.0 * D * max(float(t.max()) - model.source.t0_ps, 0.0)
+        )
         y_half = 7.0 * w
         r_probe = math.hypot(span, y_half)
     r, pl = _profiles(model, t, r_probe, solver)
@@ -128,12 +138,26 @@ def render_streak(model: ValleyModel, t_ps=None, x_um=None, *, slit_um: float | 
     counts = _noisy(expected, st, seed)
     meta = _meta(model, st, seed, solver)
     meta["slit_um"] = a
-    return Measurement(counts=counts, dims=("t", "x"), coords={"t": t, "x": x},
-                       units={"t": "ps", "x": "um"}, meta=meta, format="simulated")
+    return Measurement(
+        counts=counts,
+        dims=("t", "x"),
+        coords={"t": t, "x": x},
+        units={"t": "ps", "x": "um"},
+        meta=meta,
+        format="simulated",
+    )
 
 
-def render_stack(model: ValleyModel, t_ps=None, x_um=None, y_um=None, *, solver: str = "auto",
-                 seed: int | None = None, settings: RenderSettings | None = None) -> Measurement:
+def render_stack(
+    model: ValleyModel,
+    t_ps=None,
+    x_um=None,
+    y_um=None,
+    *,
+    solver: str = "auto",
+    seed: int | None = None,
+    settings: RenderSettings | None = None,
+) -> Measurement:
     """Render PL image frames I(t, y, x) of ``model`` (pixel-centre sampling).
 
     Parameters are those of :func:`render_streak`; ``y_um`` defaults to ``render.y_um`` or,
@@ -156,6 +180,11 @@ def render_stack(model: ValleyModel, t_ps=None, x_um=None, y_um=None, *, solver:
     r, pl = _profiles(model, t, float(rr.max()), solver)
     image = np.stack([np.interp(rr, r, row) for row in pl])
     counts = _noisy(_scale(image, st), st, seed)
-    return Measurement(counts=counts, dims=("t", "y", "x"), coords={"t": t, "y": y, "x": x},
-                       units={"t": "ps", "y": "um", "x": "um"},
-                       meta=_meta(model, st, seed, solver), format="simulated")
+    return Measurement(
+        counts=counts,
+        dims=("t", "y", "x"),
+        coords={"t": t, "y": y, "x": x},
+        units={"t": "ps", "y": "um", "x": "um"},
+        meta=_meta(model, st, seed, solver),
+        format="simulated",
+    )

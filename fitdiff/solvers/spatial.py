@@ -95,8 +95,9 @@ def hankel_grid(w_min_um: float, r_max_um: float) -> tuple[np.ndarray, np.ndarra
     return 0.5 * kmax * (x + 1.0), 0.5 * kmax * w
 
 
-def hankel_transformed(model: ValleyModel, k: np.ndarray, t_ps, *, sigma_ps: float,
-                       psf_um: float = 0.0) -> np.ndarray:
+def hankel_transformed(
+    model: ValleyModel, k: np.ndarray, t_ps, *, sigma_ps: float, psf_um: float = 0.0
+) -> np.ndarray:
     """Ñ_v(k, t) of a linear model, shape (V, K, T) (excitons; Ñ(0, t) = n_v(t)).
 
     Parameters
@@ -127,8 +128,9 @@ def hankel_transformed(model: ValleyModel, k: np.ndarray, t_ps, *, sigma_ps: flo
     return Nk * g[None, :, None]
 
 
-def solve_spatial(model: ValleyModel, t_ps, r_um, *, method: str = "auto",
-                  instrument: bool = False, **pde_options) -> SpatialSolution:
+def solve_spatial(
+    model: ValleyModel, t_ps, r_um, *, method: str = "auto", instrument: bool = False, **pde_options
+) -> SpatialSolution:
     """Radial profiles N_v(r, t) and PL(r, t) of ``model``.
 
     Parameters
@@ -164,8 +166,9 @@ def solve_spatial(model: ValleyModel, t_ps, r_um, *, method: str = "auto",
 
         return solve_pde(model, t_ps, r_um, instrument=instrument, **pde_options)
     if model.has_annihilation:
-        raise ModelError("annihilation is nonlinear: the Hankel solver cannot treat it; "
-                         "use method='pde'")
+        raise ModelError(
+            "annihilation is nonlinear: the Hankel solver cannot treat it; use method='pde'"
+        )
     t = np.asarray(t_ps, dtype=float).ravel()
     r = np.asarray(r_um, dtype=float).ravel()
     if r.size == 0 or np.any(r < 0):

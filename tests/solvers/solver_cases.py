@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def two_valley(**over) -> dict:
     """The documented negative-diffusion case (docs/readme/simulate.md, analyses README).
 
@@ -14,8 +13,13 @@ def two_valley(**over) -> dict:
     d = {
         "T_K": 20.0,
         "valley": [
-            {"name": "KK", "E_meV": 0.0, "M_m0": 0.5, "D_cm2_s": 5.0,
-             "radiative_rate_per_ps": 0.01},
+            {
+                "name": "KK",
+                "E_meV": 0.0,
+                "M_m0": 0.5,
+                "D_cm2_s": 5.0,
+                "radiative_rate_per_ps": 0.01,
+            },
             {"name": "KKp", "E_meV": -10.0, "M_m0": 0.5, "D_cm2_s": 0.5},
         ],
         "transition": [{"from": "KK", "to": "KKp", "rate_per_ps": 0.2}],
@@ -30,12 +34,30 @@ def three_valley(**over) -> dict:
     d = {
         "T_K": 77.0,
         "valley": [
-            {"name": "KK", "E_meV": 0.0, "M_m0": 0.5, "D_cm2_s": 4.0,
-             "radiative_rate_per_ps": 0.05, "nonradiative_rate_per_ps": 0.002},
-            {"name": "KKp", "E_meV": -51.5, "M_m0": 0.58, "g": 2.0, "D_cm2_s": 0.8,
-             "nonradiative_rate_per_ps": 0.002},
-            {"name": "KL", "E_meV": -30.5, "M_m0": 0.75, "g": 2.0, "D_cm2_s": 1.5,
-             "nonradiative_rate_per_ps": 0.002},
+            {
+                "name": "KK",
+                "E_meV": 0.0,
+                "M_m0": 0.5,
+                "D_cm2_s": 4.0,
+                "radiative_rate_per_ps": 0.05,
+                "nonradiative_rate_per_ps": 0.002,
+            },
+            {
+                "name": "KKp",
+                "E_meV": -51.5,
+                "M_m0": 0.58,
+                "g": 2.0,
+                "D_cm2_s": 0.8,
+                "nonradiative_rate_per_ps": 0.002,
+            },
+            {
+                "name": "KL",
+                "E_meV": -30.5,
+                "M_m0": 0.75,
+                "g": 2.0,
+                "D_cm2_s": 1.5,
+                "nonradiative_rate_per_ps": 0.002,
+            },
         ],
         "transition": [
             {"from": "KK", "to": "KKp", "rate_per_ps": 0.3},

@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from solver_cases import three_valley, two_valley
 
 from fitdiff.errors import ConfigError, ModelError
 from fitdiff.solvers import ValleyModel
 from fitdiff.units import KB_MEV_PER_K
-
-from solver_cases import three_valley, two_valley
 
 
 def test_round_trip_through_to_dict(model3):
@@ -47,10 +46,14 @@ def test_from_toml_errors_name_the_file(tmp_path):
         ({"source": {"valley": "XX"}}, r"source\.valley 'XX' is not a valley"),
         ({"time": {"t_ps": [0, 10]}}, r"'time\.t_ps': must be \[start, stop, count\]"),
         ({"render": {"noise": "gaussian"}}, r"'render\.noise': must be one of"),
-        ({"transition": [{"from": "KKp", "to": "KK", "rate_per_ps": 0.1}]},
-         r"transition\[0\].*must be >= E of 'to'.*swap from and to"),
-        ({"transition": [{"from": "KK", "to": "KKp", "rate_per_ps": -1}]},
-         r"'transition\[0\]\.rate_per_ps': must be >= 0"),
+        (
+            {"transition": [{"from": "KKp", "to": "KK", "rate_per_ps": 0.1}]},
+            r"transition\[0\].*must be >= E of 'to'.*swap from and to",
+        ),
+        (
+            {"transition": [{"from": "KK", "to": "KKp", "rate_per_ps": -1}]},
+            r"'transition\[0\]\.rate_per_ps': must be >= 0",
+        ),
     ],
 )
 def test_bad_values_are_named(patch, message):
@@ -107,12 +110,30 @@ def test_phonon_assisted_rate_and_light_cone():
 
 def test_parameter_names_and_with_parameters(model2):
     names = model2.parameter_names()
-    for name in ("D_KK_cm2_s", "E_KKp_meV", "krad_KK_per_ps", "knr_KKp_per_ps", "tau_KK_ps",
-                 "rate_KK_KKp_per_ps", "w0_um", "t0_ps", "pulse_fwhm_ps", "w_psf_um",
-                 "irf_fwhm_ps", "T_K"):
+    for name in (
+        "D_KK_cm2_s",
+        "E_KKp_meV",
+        "krad_KK_per_ps",
+        "knr_KKp_per_ps",
+        "tau_KK_ps",
+        "rate_KK_KKp_per_ps",
+        "w0_um",
+        "t0_ps",
+        "pulse_fwhm_ps",
+        "w_psf_um",
+        "irf_fwhm_ps",
+        "T_K",
+    ):
         assert name in names
-    new = model2.with_parameters(D_KKp_cm2_s=0.7, rate_KK_KKp_per_ps=0.4, w0_um=0.8, T_K=30,
-                                 krad_KK_per_ps=0.02, E_KKp_meV=-12.0, tau_KK_ps=0.3)
+    new = model2.with_parameters(
+        D_KKp_cm2_s=0.7,
+        rate_KK_KKp_per_ps=0.4,
+        w0_um=0.8,
+        T_K=30,
+        krad_KK_per_ps=0.02,
+        E_KKp_meV=-12.0,
+        tau_KK_ps=0.3,
+    )
     assert new.valley("KKp").D_cm2_s == 0.7
     assert new.valley("KKp").E_meV == -12.0
     assert new.valley("KK").radiative_rate_per_ps == 0.02

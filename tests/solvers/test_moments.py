@@ -37,13 +37,11 @@ def test_ballistic_start():
     expected = 0.49 + 4.0 * D * (T - tau * (1.0 - np.exp(-T / tau)))
     np.testing.assert_allclose(sol.w2_um2[0], expected, rtol=1e-12, atol=0)
     # D(t) = D (1 − e^(−t/τ)): ∝ t at t << τ (seed 001 phase I)
-    np.testing.assert_allclose(sol.D_cm2_s[0], 2.0 * (1 - np.exp(-T / tau)), rtol=1e-9,
-                               atol=1e-12)
+    np.testing.assert_allclose(sol.D_cm2_s[0], 2.0 * (1 - np.exp(-T / tau)), rtol=1e-9, atol=1e-12)
 
 
 def test_conservation_without_decay(model3):
-    m = model3.with_parameters(krad_KK_per_ps=0, knr_KK_per_ps=0, knr_KKp_per_ps=0,
-                               knr_KL_per_ps=0)
+    m = model3.with_parameters(krad_KK_per_ps=0, knr_KK_per_ps=0, knr_KKp_per_ps=0, knr_KL_per_ps=0)
     t = np.linspace(20.0, 2000.0, 300)  # after the pulse (t0 = 5 ps, FWHM 2 ps)
     sol = solve_moments(m, t)
     # ∫N is constant (PHYSICS.md §3.4 conservation test)
@@ -51,8 +49,7 @@ def test_conservation_without_decay(model3):
 
 
 def test_detailed_balance_relaxation(model3):
-    m = model3.with_parameters(krad_KK_per_ps=0, knr_KK_per_ps=0, knr_KKp_per_ps=0,
-                               knr_KL_per_ps=0)
+    m = model3.with_parameters(krad_KK_per_ps=0, knr_KK_per_ps=0, knr_KKp_per_ps=0, knr_KL_per_ps=0)
     sol = solve_moments(m, [5000.0])
     # populations relax to g M exp(−E/kT) ratios (PHYSICS.md §3.1)
     kT = 8.617333262e-2 * 77.0  # meV; kB from CODATA 2018 (8.617333262e-5 eV/K)
@@ -73,16 +70,24 @@ def _ode_reference(model: ValleyModel, t: np.ndarray, sigma: float):
     safe_tau = np.where(bal, tau, 1.0)
 
     def rhs(tt, y):
-        n, p, m = y[:V], y[V:2 * V], y[2 * V:]
+        n, p, m = y[:V], y[V : 2 * V], y[2 * V :]
         f = np.exp(-0.5 * ((tt - t0) / sigma) ** 2) / (np.sqrt(2 * np.pi) * sigma)
         dn = K @ n + b * f
         dp = np.where(bal, np.diag(K) * p - p / safe_tau + 2 * D / safe_tau * n, 0.0)
         dm = K @ m + np.where(bal, 2 * p, 4 * D * n) + w02 * b * f
         return np.concatenate([dn, dp, dm])
 
-    sol = solve_ivp(rhs, (t0 - 10 * sigma, t[-1]), np.zeros(3 * V), t_eval=t, method="DOP853",
-                    rtol=1e-12, atol=1e-18, max_step=sigma / 2)
-    return sol.y[:V], sol.y[2 * V:]
+    sol = solve_ivp(
+        rhs,
+        (t0 - 10 * sigma, t[-1]),
+        np.zeros(3 * V),
+        t_eval=t,
+        method="DOP853",
+        rtol=1e-12,
+        atol=1e-18,
+        max_step=sigma / 2,
+    )
+    return sol.y[:V], sol.y[2 * V :]
 
 
 @pytest.mark.parametrize("ballistic", [False, True])
@@ -152,9 +157,14 @@ def test_single_valley_never_negative():
 def test_degenerate_eigenvalues_are_exact():
     # two uncoupled valleys with equal loss: K has a repeated eigenvalue (Taylor branch of the
     # divided differences); each valley must still follow Fick's law exactly
-    d = {"T_K": 50.0, "source": {"w0_um": 0.5},
-         "valley": [{"name": "A", "D_cm2_s": 1.0, "nonradiative_rate_per_ps": 0.02},
-                    {"name": "B", "D_cm2_s": 3.0, "nonradiative_rate_per_ps": 0.02}]}
+    d = {
+        "T_K": 50.0,
+        "source": {"w0_um": 0.5},
+        "valley": [
+            {"name": "A", "D_cm2_s": 1.0, "nonradiative_rate_per_ps": 0.02},
+            {"name": "B", "D_cm2_s": 3.0, "nonradiative_rate_per_ps": 0.02},
+        ],
+    }
     d["source"]["valley"] = "A"
     sol = solve_moments(ValleyModel.from_dict(d), T)
     np.testing.assert_allclose(sol.w2_um2[0], 0.25 + 4e-4 * T, rtol=1e-13, atol=0)
@@ -168,15 +178,34 @@ def test_pulse_response_matches_quadrature():
     for tau in (-6.0, -1.0, 0.0, 2.5, 30.0):
         H = pulse_derivatives(np.array(lam), np.array([tau]), sigma, 3)
         for k in range(4):
-            ref = quad(lambda u, k=k: u**k * np.exp(lam * u - 0.5 * ((tau - u) / sigma) ** 2)
-                       / (np.sqrt(2 * np.pi) * sigma), 0, np.inf, epsabs=0, epsrel=1e-13)[0]
+            ref = quad(
+                lambda u, k=k, tau=tau: (
+                    u**k
+                    * np.exp(lam * u - 0.5 * ((tau - u) / sigma) ** 2)
+                    / (np.sqrt(2 * np.pi) * sigma)
+                ),
+                0,
+                np.inf,
+                epsabs=0,
+                epsrel=1e-13,
+            )[0]
             assert H[k][0] == pytest.approx(ref, rel=1e-9, abs=1e-300)
 
 
 def test_frame_columns(model2):
     df = solve_moments(model2, T).to_frame()
-    assert list(df.columns) == ["t_ps", "n_KK", "w2_KK_um2", "D_KK_cm2_s", "n_KKp",
-                                "w2_KKp_um2", "D_KKp_cm2_s", "pl", "w2_pl_um2", "D_pl_cm2_s"]
+    assert list(df.columns) == [
+        "t_ps",
+        "n_KK",
+        "w2_KK_um2",
+        "D_KK_cm2_s",
+        "n_KKp",
+        "w2_KKp_um2",
+        "D_KKp_cm2_s",
+        "pl",
+        "w2_pl_um2",
+        "D_pl_cm2_s",
+    ]
 
 
 def test_three_valley_case_is_valid():

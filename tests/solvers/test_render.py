@@ -24,19 +24,21 @@ def test_noise_free_streak_second_moment_is_the_model_width(model3):
     meas = render_streak(m, T, X, settings=st)
     assert meas.dims == ("t", "x") and meas.units == {"t": "ps", "x": "um"}
     img = meas.counts.astype(float)
-    var = (img * X**2).sum(axis=1) / img.sum(axis=1) - ((img * X).sum(axis=1) / img.sum(axis=1))**2
+    var = (img * X**2).sum(axis=1) / img.sum(axis=1) - (
+        (img * X).sum(axis=1) / img.sum(axis=1)
+    ) ** 2
     # wide slit: the projection's variance is exactly w²/2 for any radial profile (PHYSICS.md §1)
     expected = solve_moments(m, T).w2_pl_um2
     np.testing.assert_allclose(2 * var[1:], expected[1:], rtol=1e-4, atol=0)
 
 
+@pytest.mark.slow
 def test_rendered_streak_through_extract_returns_the_model_width(model3):
     extract = pytest.importorskip("fitdiff.extract")
     # at 300 K the bright valley keeps a few per cent of the excitons, so every frame has
     # signal (at 77 K the PL falls 1e4-fold and late frames are empty)
     m = _instrumented(model3).with_parameters(T_K=300.0)
-    st = dataclasses.replace(m.render, noise="poisson", peak_counts=3000.0, background=5.0,
-                             seed=7)
+    st = dataclasses.replace(m.render, noise="poisson", peak_counts=3000.0, background=5.0, seed=7)
     meas = render_streak(m, T, X, settings=st)
     df = extract.extract_widths(meas)
     ok = df["ok"].to_numpy(bool) & (df["t_ps"].to_numpy() > 4.0)
@@ -65,6 +67,7 @@ def test_narrow_slit_is_the_cut(model2):
     slim = render_streak(model2, T, X, slit_um=0.05, settings=st)
     # a 50 nm slit is the cut to within the profile's curvature across it (relative 1e-3)
     np.testing.assert_allclose(slim.counts, cut.counts, rtol=0, atol=1e-3 * 1000.0)
+
     # for the two-valley mixture the cut weights narrow components more (PHYSICS.md §1)
     def var(img):
         img = img.astype(float)

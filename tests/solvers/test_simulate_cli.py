@@ -57,8 +57,18 @@ def test_csv_curves_are_the_moment_solution(model_file, tmp_path, capsys):
     from fitdiff.extract import read_table_csv
 
     df = read_table_csv(out)
-    assert list(df.columns) == ["t_ps", "n_KK", "w2_KK_um2", "D_KK_cm2_s", "n_KKp",
-                                "w2_KKp_um2", "D_KKp_cm2_s", "pl", "w2_pl_um2", "D_pl_cm2_s"]
+    assert list(df.columns) == [
+        "t_ps",
+        "n_KK",
+        "w2_KK_um2",
+        "D_KK_cm2_s",
+        "n_KKp",
+        "w2_KKp_um2",
+        "D_KKp_cm2_s",
+        "pl",
+        "w2_pl_um2",
+        "D_pl_cm2_s",
+    ]
     model = ValleyModel.from_toml(model_file)
     ref = solve_moments(model, np.linspace(0.0, 60.0, 31))
     # the CSV writer keeps 10 significant digits
@@ -69,8 +79,9 @@ def test_csv_curves_are_the_moment_solution(model_file, tmp_path, capsys):
 def test_csv_from_the_spatial_solver_agrees(model_file, tmp_path):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     assert main(["simulate", str(model_file), "-o", str(a), "--intrinsic"]) == 0
-    assert main(["simulate", str(model_file), "-o", str(b), "--solver", "spatial",
-                 "--intrinsic"]) == 0
+    assert (
+        main(["simulate", str(model_file), "-o", str(b), "--solver", "spatial", "--intrinsic"]) == 0
+    )
     from fitdiff.extract import read_table_csv
 
     da, db = read_table_csv(a), read_table_csv(b)
@@ -108,10 +119,16 @@ def test_example_model_renders(tmp_path):
         (SMALL, ["-o", "x.xyz"], r"unknown suffix '\.xyz'; use \.csv, \.tif, \.tiff or \.img"),
         (SMALL.replace("w0_um", "w0_nm"), ["-o", "x.csv"], r"unknown model key\(s\) source\.w0_nm"),
         (SMALL.replace("T_K = 20.0", "T_K = -3.0"), ["-o", "x.csv"], r"'T_K': must be > 0"),
-        (SMALL.replace("[time]\nt_ps = [0.0, 60.0, 31]\n", ""), ["-o", "x.csv"],
-         r"no \[time\] t_ps"),
-        (SMALL.replace("D_cm2_s = 0.5", "D_cm2_s = 0.5\nannihilation_cm2_s = 0.1"),
-         ["-o", "x.csv", "--solver", "moments"], r"annihilation.*use --solver spatial"),
+        (
+            SMALL.replace("[time]\nt_ps = [0.0, 60.0, 31]\n", ""),
+            ["-o", "x.csv"],
+            r"no \[time\] t_ps",
+        ),
+        (
+            SMALL.replace("D_cm2_s = 0.5", "D_cm2_s = 0.5\nannihilation_cm2_s = 0.1"),
+            ["-o", "x.csv", "--solver", "moments"],
+            r"annihilation.*use --solver spatial",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_message(tmp_path, capsys, content, args, message):
@@ -127,11 +144,34 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys, content, args, messa
 
 
 def test_subprocess_exit_codes(model_file, tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "fitdiff.cli", "simulate", str(model_file), "-o",
-                         str(tmp_path / "c.csv")], capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fitdiff.cli",
+            "simulate",
+            str(model_file),
+            "-o",
+            str(tmp_path / "c.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run([sys.executable, "-m", "fitdiff.cli", "simulate",
-                          str(tmp_path / "nope.toml"), "-o", str(tmp_path / "c.csv")],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fitdiff.cli",
+            "simulate",
+            str(tmp_path / "nope.toml"),
+            "-o",
+            str(tmp_path / "c.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2
     assert "nope.toml: model file not found" in bad.stderr

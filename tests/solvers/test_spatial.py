@@ -14,9 +14,13 @@ R = np.linspace(0.0, 8.0, 1601)
 
 
 def single(**source) -> ValleyModel:
-    return ValleyModel.from_dict({
-        "T_K": 300.0, "valley": [{"name": "X", "D_cm2_s": 3.0, "radiative_rate_per_ps": 0.01}],
-        "source": {"w0_um": 0.5, **source}})
+    return ValleyModel.from_dict(
+        {
+            "T_K": 300.0,
+            "valley": [{"name": "X", "D_cm2_s": 3.0, "radiative_rate_per_ps": 0.01}],
+            "source": {"w0_um": 0.5, **source},
+        }
+    )
 
 
 @pytest.mark.parametrize("method", ["hankel", "pde"])
@@ -37,8 +41,9 @@ def test_hankel_profile_is_the_gaussian():
     sol = solve_spatial(single(), t, R)
     w2 = 0.25 + 4.0 * 3.0 * UM2_PS_PER_CM2_S * 50.0
     n = np.exp(-0.01 * 50.0)
-    np.testing.assert_allclose(sol.N[0, 0], n * np.exp(-(R**2) / w2) / (np.pi * w2),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        sol.N[0, 0], n * np.exp(-(R**2) / w2) / (np.pi * w2), rtol=0, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("case", ["two_valley_20K", "three_valley_77K"])
@@ -80,7 +85,7 @@ def test_conservation_without_decay():
     t = np.array([0.0, 50.0, 200.0])
     # the Hankel k = 0 mode is the exact population; the PDE conserves ∫N through zero-flux
     # faces, so the sum of cell contents stays 1 up to the integrator's linear algebra
-    from fitdiff.solvers.pde import pde_operator, _radial_grid
+    from fitdiff.solvers.pde import _radial_grid, pde_operator
 
     faces = _radial_grid(m, 200.0, 8.0, None)
     A = pde_operator(m, faces)
@@ -92,11 +97,20 @@ def test_conservation_without_decay():
 
 
 def annihilating(excitons: float) -> ValleyModel:
-    return ValleyModel.from_dict({
-        "T_K": 300.0,
-        "valley": [{"name": "X", "D_cm2_s": 1.0, "radiative_rate_per_ps": 0.01,
-                    "annihilation_cm2_s": 1.0}],
-        "source": {"w0_um": 0.5, "excitons": excitons}})
+    return ValleyModel.from_dict(
+        {
+            "T_K": 300.0,
+            "valley": [
+                {
+                    "name": "X",
+                    "D_cm2_s": 1.0,
+                    "radiative_rate_per_ps": 0.01,
+                    "annihilation_cm2_s": 1.0,
+                }
+            ],
+            "source": {"w0_um": 0.5, "excitons": excitons},
+        }
+    )
 
 
 def test_annihilation_raises_effective_D_and_flattens():
