@@ -222,16 +222,20 @@ def _fast_kernel(model, variance, dtype, backend):
 
 
 def _run_numba(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -> LMResult:
-    x = np.ascontiguousarray(model.fast[1], dtype=np.float64)
-    data = np.ascontiguousarray(data, dtype=np.float64)
-    offset = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, float), data.shape))
+    # one layout for every caller (C order, writeable, float64): each distinct array type is
+    # a separate compilation of several seconds
+    def req(a, dtype=np.float64):
+        return np.require(a, dtype, ["C_CONTIGUOUS", "WRITEABLE", "ALIGNED"])
+
+    x = req(model.fast[1])
+    data = req(data)
     p, cov, chi2, converged, niter = kernel.fit_gauss1d(
         x,
         kernel.uniform_step(x),
         data,
-        np.ascontiguousarray(valid, dtype=np.bool_),
-        offset,
-        np.array(p0, dtype=np.float64),
+        req(valid, np.bool_),
+        req(np.broadcast_to(np.asarray(offset, dtype=float), data.shape)),
+        req(np.array(p0, dtype=np.float64)),
         float(noise.excess * noise.gain),
         float(noise.read_noise**2),
         float(noise.floor),

@@ -57,7 +57,7 @@ class Term:
         """Return (whitened residuals, Σ ln(s_i/σ_i) inflation term, model)."""
         d = self.data
         m = self.predict(values)
-        if m.shape != d.y.shape or not np.all(np.isfinite(m)):
+        if m.shape != d.y.shape or not np.isfinite(m).all():
             raise ModelError(f"model {self.model.kind!r} gave non-finite values on {d.label!r}")
         f2 = math.exp(2.0 * values[self.ln_f]) if self.ln_f else 0.0
         if d.cov is None:
@@ -74,6 +74,13 @@ class Term:
         r = solve_triangular(L, d.y - m, lower=True, check_finite=False)
         extra = float(np.sum(np.log(np.diag(L)))) - _half_logdet(d)
         return r, extra, m
+
+
+def _floats(theta) -> list[float]:
+    """``theta`` as a list of Python floats (the per-evaluation code works on these)."""
+    if isinstance(theta, np.ndarray):
+        return theta.astype(float, copy=False).ravel().tolist()
+    return [float(x) for x in theta]
 
 
 def _half_logdet(d: Dataset) -> float:
@@ -177,6 +184,9 @@ class Objective:
         self._prior_list = [
             (i, self.priors[n]) for i, n in enumerate(self.names) if n in self.priors
         ]
+        # Python floats for the per-evaluation checks: on 5-10 parameters a loop over floats
+        # beats numpy's per-call overhead (emcee evaluates one walker at a time).
+        self._bounds = list(zip(self.lower.tolist(), self.upper.tolist(), strict=True))
         self._has_expr = any(p.expr for p in self.parameters.values())
         self._fixed = {n: p.value for n, p in self.parameters.items()}
         self._const = sum(_data_norm(t.data) for t in terms)
@@ -198,8 +208,8 @@ class Objective:
     def values(self, theta: Sequence[float]) -> dict[str, float]:
         """All parameter values (free, fixed and expressions) for the free vector ``theta``."""
         if not self._has_expr:
-            vals = dict(self._fixed)
-            vals.update(zip(self.names, map(float, theta), strict=True))
+            vals = self._fixed.copy()
+            vals.update(zip(self.names, _floats(theta), strict=True))
             return vals
         for n, v in zip(self.names, theta, strict=True):
             self.parameters[n].value = float(v)
@@ -250,24 +260,39 @@ class Objective:
 
     def loglike(self, theta) -> float:
         """Gaussian log-likelihood, normalised (PHYSICS.md §4); −inf where the model fails."""
+        return self._loglike(_floats(theta))
+
+    def _loglike(self, th: list[float]) -> float:
         try:
-            rs, extras = self._data(theta)
+            rs, extras = self._data(th)
         except ModelError:
             return -math.inf
-        return -0.5 * sum(float(r @ r) for r in rs) - sum(extras) - self._const
+        chi2 = 0.0
+        for r in rs:
+            chi2 += float(r @ r)
+        return -0.5 * chi2 - sum(extras) - self._const
 
     def logprior(self, theta) -> float:
         """Sum of the log-priors; −inf outside the bounds."""
-        if not self.in_bounds(theta):
-            return -math.inf
-        return self._flat + sum(p.logpdf(theta[i]) for i, p in self._prior_list)
+        return self._logprior(_floats(theta))
+
+    def _logprior(self, th: list[float]) -> float:
+        # NaN fails every comparison, so it is out of bounds too
+        for x, (lo, hi) in zip(th, self._bounds, strict=True):
+            if not lo <= x <= hi:
+                return -math.inf
+        lp = self._flat
+        for i, p in self._prior_list:
+            lp += p.logpdf(th[i])
+        return lp
 
     def logpost(self, theta) -> float:
         """log-prior + log-likelihood (what emcee samples)."""
-        lp = self.logprior(theta)
+        th = _floats(theta)
+        lp = self._logprior(th)
         if not math.isfinite(lp):
             return -math.inf
-        ll = self.loglike(theta)
+        ll = self._loglike(th)
         return lp + ll if math.isfinite(ll) else -math.inf
 
     __call__ = logpost

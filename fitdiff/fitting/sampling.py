@@ -9,6 +9,7 @@ model, dataset or prior starts a new chain and says so.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -27,31 +28,149 @@ _FP_ATTR = "fitdiff_fingerprint"
 CONVERGED_TAUS = 50.0
 
 
-class ChainBackend(emcee.backends.HDFBackend):
-    """emcee's HDFBackend with a per-step write that opens the file once.
+#: Bytes per chunk of the chain datasets; chunks hold whole steps (see ChainBackend.reset).
+_CHUNK_BYTES = 1 << 12
 
-    emcee's ``save_step`` opens the HDF5 file three times per step (two for its shape checks);
-    at ~5 ms per open that dominated the sampling overhead of fast models. The stored layout is
-    emcee's own, so ``emcee.backends.HDFBackend`` reads these files unchanged.
+
+class ChainBackend(emcee.backends.HDFBackend):
+    """emcee's HDFBackend that keeps the file open during a run and flushes every step.
+
+    emcee's own ``save_step`` opens and closes the file (three times) per step, ~4 ms that
+    dominated the sampling overhead of fast models. Inside :meth:`kept_open` the file is opened
+    once; each step writes the new row, the acceptance counts, the random-state entries that
+    changed and, last, the iteration counter, then ``flush()`` hands everything to the OS. A
+    step whose ``save_step`` returned therefore survives a SIGKILL of the process; a kill
+    during the write loses at most that step (the counter is written last).
+
+    The stored layout is emcee's own (same datasets and attributes; only the chunk shape
+    differs), so ``emcee.backends.HDFBackend`` reads these files unchanged.
     """
 
+    def __init__(self, filename, name: str = _GROUP):
+        super().__init__(filename, name=name)
+        self._run: _OpenChain | None = None
+
+    def open(self, mode: str = "r"):
+        # emcee's readers use ``with self.open() as f``: lend the open file without closing it
+        if self._run is not None:
+            return contextlib.nullcontext(self._run.file)
+        return super().open(mode)
+
+    @contextlib.contextmanager
+    def kept_open(self):
+        """Hold the file open for writing while the block runs (reads go through it too)."""
+        if self._run is not None:
+            yield self
+            return
+        f = super().open("a")
+        try:
+            self._run = _OpenChain(f, self.name) if self.name in f else _OpenChain(f, None)
+            yield self
+        finally:
+            self._run = None
+            f.close()
+
+    def reset(self, nwalkers, ndim):
+        """Start an empty chain, like emcee's ``reset`` but with chunks of whole steps.
+
+        h5py's automatic chunks split a step of 32 walkers × 5 parameters over 12 chunks;
+        one step per row of chunks makes the per-step write touch one chunk per dataset.
+        """
+        with self.kept_open():
+            f = self._run.file
+            if self.name in f:
+                del f[self.name]
+            g = f.create_group(self.name)
+            g.attrs["version"] = emcee.__version__
+            g.attrs["nwalkers"] = nwalkers
+            g.attrs["ndim"] = ndim
+            g.attrs["has_blobs"] = False
+            g.attrs["iteration"] = 0
+            g.create_dataset("accepted", data=np.zeros(nwalkers))
+            rows = max(1, _CHUNK_BYTES // (8 * nwalkers * ndim))
+            g.create_dataset(
+                "chain",
+                (0, nwalkers, ndim),
+                maxshape=(None, nwalkers, ndim),
+                dtype=self.dtype,
+                chunks=(rows, nwalkers, ndim),
+            )
+            g.create_dataset(
+                "log_prob",
+                (0, nwalkers),
+                maxshape=(None, nwalkers),
+                dtype=self.dtype,
+                chunks=(rows, nwalkers),
+            )
+            self._run = _OpenChain(f, self.name)
+
     def save_step(self, state, accepted):
-        with self.open("a") as f:
-            g = f[self.name]
-            shape = (int(g.attrs["nwalkers"]), int(g.attrs["ndim"]))
-            if state.coords.shape != shape or state.blobs is not None:
-                raise ValueError(
-                    f"state of shape {state.coords.shape} (or with blobs) "
-                    f"does not fit a chain of shape {shape}"
-                )
-            iteration = g.attrs["iteration"]
-            g["chain"][iteration, :, :] = state.coords
-            g["log_prob"][iteration, :] = state.log_prob
-            g["accepted"][:] += accepted
-            for i, v in enumerate(state.random_state):
-                g.attrs[f"random_state_{i}"] = v
-            # the iteration counter last: a step counts only once all of it is written
-            g.attrs["iteration"] = iteration + 1
+        with self.kept_open():
+            self._run.save(state, accepted)
+
+
+class _OpenChain:
+    """Handles of one open chain group and what was last written to it (for ChainBackend).
+
+    The per-step writes go through h5py's low-level API (``h5d``/``h5a`` ids kept across
+    steps): the high-level ``dataset[i] = row`` and ``attrs[k] = v`` rebuild selections and
+    attributes on every call, ~80 µs each against ~15 µs.
+    """
+
+    def __init__(self, f: h5py.File, name: str | None):
+        self.file = f
+        if name is None:  # no chain yet: reset() creates it and rebuilds this
+            return
+        g = self.group = f[name]
+        self.shape = (int(g.attrs["nwalkers"]), int(g.attrs["ndim"]))
+        self.chain, self.log_prob = g["chain"].id, g["log_prob"].id
+        self.row_space = h5py.h5s.create_simple((1, *self.shape))
+        self.lp_space = h5py.h5s.create_simple((1, self.shape[0]))
+        self.accepted_ds = g["accepted"].id
+        self.accepted = g["accepted"][...]
+        self.iteration = int(g.attrs["iteration"])
+        self.written = {k: v for k, v in g.attrs.items() if k.startswith("random_state_")}
+        self.attr_ids: dict[str, h5py.h5a.AttrID] = {}
+
+    def _set_attr(self, key: str, value) -> None:
+        aid = self.attr_ids.get(key)
+        if aid is None:
+            if key not in self.group.attrs:
+                self.group.attrs[key] = value  # created once with h5py's own type mapping
+            aid = self.attr_ids[key] = h5py.h5a.open(self.group.id, key.encode())
+        aid.write(np.asarray(value, dtype=aid.dtype))
+
+    def _write_row(self, dataset: h5py.h5d.DatasetID, memory, row: int, values) -> None:
+        space = dataset.get_space()  # fresh: emcee's grow() changes the extent
+        space.select_hyperslab((row,) + (0,) * (space.get_simple_extent_ndims() - 1), memory.shape)
+        dataset.write(memory, space, np.ascontiguousarray(values, dtype=np.float64))
+
+    def save(self, state, accepted) -> None:
+        if state.coords.shape != self.shape or state.blobs is not None:
+            raise ValueError(
+                f"state of shape {state.coords.shape} (or with blobs) "
+                f"does not fit a chain of shape {self.shape}"
+            )
+        it = self.iteration
+        self._write_row(self.chain, self.row_space, it, state.coords)
+        self._write_row(self.log_prob, self.lp_space, it, state.log_prob)
+        self.accepted += accepted
+        self.accepted_ds.write(h5py.h5s.ALL, h5py.h5s.ALL, self.accepted)
+        # Mersenne-Twister state: the 624-word key changes only every 624 draws and the
+        # generator's name never; unchanged entries are not rewritten.
+        for i, v in enumerate(state.random_state):
+            key = f"random_state_{i}"
+            old = self.written.get(key)
+            if old is None or not np.array_equal(old, v):
+                if isinstance(v, str):
+                    self.group.attrs[key] = v
+                else:
+                    self._set_attr(key, v)
+                self.written[key] = np.copy(v) if isinstance(v, np.ndarray) else v
+        # the iteration counter last: a step counts only once all of it is written
+        self._set_attr("iteration", it + 1)
+        self.iteration = it + 1
+        self.file.flush()
 
 
 _WORKER_OBJECTIVE: Objective | None = None
@@ -105,21 +224,29 @@ def initial_walkers(
     center, scale : array_like
         Centre (e.g. the least-squares optimum) and per-parameter spread (parameter units).
     """
+    return _initial_state(objective, center, scale, walkers, rng)[0]
+
+
+def _initial_state(objective, center, scale, walkers, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Walker starts and their log-posteriors (handed to emcee so it need not recompute them)."""
     center = np.asarray(center, float)
     scale = np.asarray(scale, float)
-    if not math.isfinite(objective.logpost(center)):
+    lp_center = objective.logpost(center)
+    if not math.isfinite(lp_center):
         raise FitError("log-posterior is not finite at the walkers' start point")
     out = np.empty((walkers, center.size))
+    log_prob = np.empty(walkers)
     for i in range(walkers):
         for _ in range(1000):
             x = center + scale * rng.standard_normal(center.size)
-            if math.isfinite(objective.logpost(x)):
-                out[i] = x
+            lp = objective.logpost(x)
+            if math.isfinite(lp):
+                out[i], log_prob[i] = x, lp
                 break
             scale = scale * 0.7  # the ball pokes outside the support: shrink it
         else:
-            out[i] = center
-    return out
+            out[i], log_prob[i] = center, lp_center
+    return out, log_prob
 
 
 def sample(
@@ -181,6 +308,7 @@ def sample(
     if backend_path is None:
         resume, reason = False, "in-memory chain"
         backend = emcee.backends.Backend()
+        holding = contextlib.nullcontext()
     else:
         path = Path(backend_path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,46 +316,22 @@ def sample(
         fingerprint = f"{objective.fingerprint()}:seed={seed}"
         resume, reason = _stored_state(path, fingerprint, walkers, ndim)
         backend = ChainBackend(str(path), name=_GROUP)
-    if backend_path is not None and not resume:
-        backend.reset(walkers, ndim)
-        with h5py.File(path, "a") as f:
-            f[_GROUP].attrs[_FP_ATTR] = fingerprint
-            f[_GROUP].attrs["fitdiff_names"] = ",".join(objective.names)
-    if pool is None and workers > 1:
-        import multiprocessing
+        holding = backend.kept_open()
+    run = (objective, backend, resume, reason)
+    settings = (walkers, steps, burn, thin, seed, start, progress)
+    with holding:
+        if backend_path is not None and not resume:
+            backend.reset(walkers, ndim)
+            with backend.open("a") as f:
+                f[_GROUP].attrs[_FP_ATTR] = fingerprint
+                f[_GROUP].attrs["fitdiff_names"] = ",".join(objective.names)
+        if pool is None and workers > 1:
+            import multiprocessing
 
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(objective,)) as own_pool:
-            return _run(
-                objective,
-                backend,
-                resume,
-                reason,
-                own_pool,
-                _worker_logpost,
-                walkers,
-                steps,
-                burn,
-                thin,
-                seed,
-                start,
-                progress,
-            )
-    return _run(
-        objective,
-        backend,
-        resume,
-        reason,
-        pool,
-        objective,
-        walkers,
-        steps,
-        burn,
-        thin,
-        seed,
-        start,
-        progress,
-    )
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(objective,)) as own_pool:
+                return _run(*run, own_pool, _worker_logpost, *settings)
+        return _run(*run, pool, objective, *settings)
 
 
 def _run(
@@ -259,7 +363,9 @@ def _run(
             scale = np.full(ndim, np.nan)
         fallback = 1e-4 * np.maximum(np.abs(center), 1e-8)
         scale = np.where(np.isfinite(scale) & (scale > 0), 0.1 * scale, fallback)
-        state = initial_walkers(objective, center, scale, walkers, rng)
+        coords, log_prob0 = _initial_state(objective, center, scale, walkers, rng)
+        # the start's log-posteriors are known: emcee would otherwise evaluate them again
+        state = emcee.State(coords, log_prob=log_prob0)
     else:
         state = None
     if done < steps:
@@ -269,11 +375,19 @@ def _run(
     log_prob = backend.get_log_prob()[:steps]
     acceptance = float(np.mean(backend.accepted) / max(backend.iteration, 1))
     kept = chain[burn:]
-    tau = emcee.autocorr.integrated_time(kept, tol=0, quiet=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau = emcee.autocorr.integrated_time(kept, tol=0, quiet=True)
     length = kept.shape[0]
     worst = float(np.max(tau))
-    converged = bool(length >= CONVERGED_TAUS * worst)
-    if converged:
+    defined = math.isfinite(worst) and worst > 0
+    converged = bool(defined and length >= CONVERGED_TAUS * worst)
+    if not defined:
+        # a parameter whose kept samples never changed (very short chains): no τ_int exists
+        message = (
+            f"not converged: τ_int is undefined after {length} kept steps (some parameter "
+            f"never moved); run more steps (e.g. --steps {max(10 * steps, 100)})"
+        )
+    elif converged:
         message = f"converged: chain after burn-in is {length / worst:.0f} τ_int long (≥ 50 τ)"
     else:
         need = int(math.ceil(CONVERGED_TAUS * worst)) + burn

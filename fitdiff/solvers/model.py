@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -438,47 +438,122 @@ class ValleyModel:
         ------
         ConfigError
             For a name the model does not have (the message lists the valid ones).
+        ModelError
+            For an unphysical value (the same message as constructing the model).
         """
-        valleys = {v.name: v for v in self.valleys}
-        trans = {f"rate_{t.from_}_{t.to}_per_ps": i for i, t in enumerate(self.transitions)}
+        # Fits call this per likelihood evaluation: the name lookup is a cached table and the
+        # copies bypass dataclass __init__; the structure (names, transitions) cannot change,
+        # so only the values are checked (in full, with the usual messages, if a quick
+        # check fails).
+        slots = self._structure()["slots"]
+        valleys = list(self.valleys)
         tlist = list(self.transitions)
         src, ins, T_K = self.source, self.instrument, self.T_K
-        vfield = {
-            "D": "D_cm2_s",
-            "E": "E_meV",
-            "krad": "radiative_rate_per_ps",
-            "knr": "nonradiative_rate_per_ps",
-            "tau": "tau_ps",
-        }
         for name, value in values.items():
             value = float(value)
-            if name in trans:
-                i = trans[name]
-                tlist[i] = replace(tlist[i], rate_per_ps=value)
-            elif name in ("w0_um", "t0_ps", "pulse_fwhm_ps"):
-                src = replace(src, **{name: value})
-            elif name in ("w_psf_um", "irf_fwhm_ps"):
-                ins = replace(ins, **{name: value})
-            elif name == "T_K":
-                T_K = value
+            slot = slots.get(name)
+            if slot is None:
+                raise ConfigError(
+                    f"unknown model parameter {name!r}; known: {', '.join(self.parameter_names())}"
+                )
+            kind, i, attr = slot
+            if kind == "valley":
+                extra = {"diffusivity": None} if attr == "D_cm2_s" else {}
+                valleys[i] = _copy_with(valleys[i], {attr: value, **extra})
+            elif kind == "transition":
+                tlist[i] = _copy_with(tlist[i], {attr: value})
+            elif kind == "source":
+                src = _copy_with(src, {attr: value})
+            elif kind == "instrument":
+                ins = _copy_with(ins, {attr: value})
             else:
-                head, _, rest = name.partition("_")
-                vname = rest.rsplit("_", 2 if head in ("D", "krad", "knr") else 1)[0]
-                if head in vfield and vname in valleys and name in self.parameter_names():
-                    extra = {"diffusivity": None} if head == "D" else {}
-                    valleys[vname] = replace(valleys[vname], **{vfield[head]: value}, **extra)
-                else:
-                    raise ConfigError(
-                        f"unknown model parameter {name!r}; known: {', '.join(self.parameter_names())}"
-                    )
-        return replace(
+                T_K = value
+        new = _copy_with(
             self,
-            T_K=T_K,
-            valleys=tuple(valleys[v.name] for v in self.valleys),
-            transitions=tuple(tlist),
-            source=src,
-            instrument=ins,
+            {
+                "T_K": T_K,
+                "valleys": tuple(valleys),
+                "transitions": tuple(tlist),
+                "source": src,
+                "instrument": ins,
+            },
         )
+        if not new._values_ok():
+            new._validate()  # raises the message construction would give
+        return new
+
+    def _structure(self) -> dict:
+        """Value-independent tables, built once and shared by :meth:`with_parameters` copies.
+
+        ``slots`` maps each flat parameter name to (kind, index, attribute); ``from_idx`` and
+        ``to_idx`` are the valley indices of each transition; ``source_idx`` the source valley.
+        """
+        cached = self.__dict__.get("_struct")
+        if cached is not None:
+            return cached
+        slots: dict[str, tuple[str, int, str]] = {}
+        for i, v in enumerate(self.valleys):
+            n = v.name
+            slots[f"D_{n}_cm2_s"] = ("valley", i, "D_cm2_s")
+            slots[f"E_{n}_meV"] = ("valley", i, "E_meV")
+            slots[f"krad_{n}_per_ps"] = ("valley", i, "radiative_rate_per_ps")
+            slots[f"knr_{n}_per_ps"] = ("valley", i, "nonradiative_rate_per_ps")
+            slots[f"tau_{n}_ps"] = ("valley", i, "tau_ps")
+        for i, t in enumerate(self.transitions):
+            slots[f"rate_{t.from_}_{t.to}_per_ps"] = ("transition", i, "rate_per_ps")
+        for name in ("w0_um", "t0_ps", "pulse_fwhm_ps"):
+            slots[name] = ("source", 0, name)
+        for name in ("w_psf_um", "irf_fwhm_ps"):
+            slots[name] = ("instrument", 0, name)
+        slots["T_K"] = ("T_K", 0, "T_K")
+        index = {v.name: i for i, v in enumerate(self.valleys)}
+        struct = {
+            "slots": slots,
+            "from_idx": [index[t.from_] for t in self.transitions],
+            "to_idx": [index[t.to] for t in self.transitions],
+            "source_idx": index[self.source.valley],
+        }
+        # a private cache beside the frozen fields (not a field: not compared, not serialised)
+        self.__dict__["_struct"] = struct
+        return struct
+
+    def _values_ok(self) -> bool:
+        """Quick check that every value passes :meth:`_validate` (structure already valid).
+
+        False means "run the full validation", which then names the offending value. A
+        non-finite value makes the plain sum non-finite, so one ``isfinite`` covers them all.
+        """
+        s, v_all = self.source, self.valleys
+        positive = [self.T_K, s.w0_um, s.excitons]
+        nonneg = [s.pulse_fwhm_ps, self.instrument.w_psf_um, self.instrument.irf_fwhm_ps]
+        finite = [s.t0_ps]
+        for v in v_all:
+            positive += (v.M_m0, v.g)
+            finite.append(v.E_meV)
+            nonneg += (
+                v.radiative_rate_per_ps,
+                v.nonradiative_rate_per_ps,
+                v.tau_ps,
+                v.annihilation_cm2_s,
+            )
+            if v.D_cm2_s is not None:
+                nonneg.append(v.D_cm2_s)
+            elif v.diffusivity is None:
+                return False
+            if v.light_cone_meV is not None:
+                positive.append(v.light_cone_meV)
+        struct = self._structure()
+        for t, i, j in zip(self.transitions, struct["from_idx"], struct["to_idx"], strict=True):
+            nonneg.append(t.rate_per_ps)
+            if t.phonon_meV is not None:
+                positive.append(t.phonon_meV)
+            if not v_all[i].E_meV >= v_all[j].E_meV:
+                return False
+        try:
+            total = sum(positive) + sum(nonneg) + sum(finite)
+        except TypeError:
+            return False
+        return math.isfinite(total) and min(positive) > 0 and min(nonneg) >= 0
 
     # ---------------------------------------------------------------- derived physics
     @property
@@ -555,9 +630,8 @@ class ValleyModel:
         V = len(self.valleys)
         K = np.zeros((V, V))
         pi = self.equilibrium_weights() if weights is None else weights
-        index = {v.name: i for i, v in enumerate(self.valleys)}
-        for t in self.transitions:
-            i, j = index[t.from_], index[t.to]
+        struct = self._structure()
+        for t, i, j in zip(self.transitions, struct["from_idx"], struct["to_idx"], strict=True):
             down = t.rate_per_ps
             if t.phonon_meV is not None:
                 # n_B + 1 = 1 / (1 - exp(-ħΩ/kT)): stimulated + spontaneous emission
@@ -573,10 +647,49 @@ class ValleyModel:
         K[np.diag_indices(V)] -= loss
         return K
 
+    def _rate_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(π, K, γ) as :meth:`equilibrium_weights`, :meth:`rate_matrix` and
+        :meth:`radiative_rates_per_ps` give them, bit for bit, for the solvers' hot path.
+
+        Same floating-point operations in the same order, but on Python floats with one
+        array conversion at the end: for a handful of valleys numpy's per-element indexing
+        costs more than the arithmetic.
+        """
+        kT = self.kT_meV
+        vs = self.valleys
+        logw = [math.log(v.g * v.M_m0) - v.E_meV / kT for v in vs]
+        top = max(logw)
+        w = [math.exp(x - top) for x in logw]
+        total = 0.0
+        for x in w:  # numpy sums this few elements left to right too
+            total += x
+        pi = [x / total for x in w]
+        gamma = []
+        for v in vs:
+            g = v.radiative_rate_per_ps
+            if v.light_cone_meV is not None:
+                g *= -math.expm1(-v.light_cone_meV / kT)
+            gamma.append(g)
+        V = len(vs)
+        K = [[0.0] * V for _ in range(V)]
+        struct = self._structure()
+        for t, i, j in zip(self.transitions, struct["from_idx"], struct["to_idx"], strict=True):
+            down = t.rate_per_ps
+            if t.phonon_meV is not None:
+                down = down / -math.expm1(-t.phonon_meV / kT)
+            up = down * pi[i] / pi[j]
+            K[j][i] += down
+            K[i][i] -= down
+            K[i][j] += up
+            K[j][j] -= up
+        for i, v in enumerate(vs):
+            K[i][i] -= gamma[i] + v.nonradiative_rate_per_ps
+        return np.array(pi), np.array(K), np.array(gamma)
+
     def source_vector(self) -> np.ndarray:
         """Excitons created per valley (sums to ``source.excitons``)."""
         b = np.zeros(len(self.valleys))
-        b[self.index(self.source.valley)] = self.source.excitons
+        b[self._structure()["source_idx"]] = self.source.excitons
         return b
 
     @property
@@ -605,6 +718,19 @@ class ValleyModel:
             raise ConfigError("model has no [time] t_ps = [start, stop, count]")
         start, stop, count = self.time_ps
         return np.linspace(start, stop, count)
+
+
+def _copy_with(obj: Any, changes: dict) -> Any:
+    """Copy a frozen dataclass with some attributes changed, without running ``__init__``.
+
+    Hand-written instead of ``dataclasses.replace`` because the fitting hot path calls it
+    per likelihood evaluation and ``replace`` re-runs ``__init__`` and ``__post_init__``;
+    callers validate the values themselves (:meth:`ValleyModel.with_parameters`).
+    """
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    new.__dict__.update(changes)
+    return new
 
 
 def _drop_none(d: dict) -> dict:

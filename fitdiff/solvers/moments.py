@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..units import UM2_PS_PER_CM2_S
-from .linear import Block, chain_response, pulse_shape
+from .linear import Block, _pair_table, chain_response, pulse_shape, pulse_terms
 from .model import ValleyModel
 
 
@@ -90,13 +90,12 @@ def moment_system(model: ValleyModel):
         The first three are the arguments of :func:`~fitdiff.solvers.linear.chain_response`;
         ``operators`` holds the dense blocks (for the analytic time derivative).
     """
-    pi = model.equilibrium_weights()
-    K = model.rate_matrix(pi)
+    pi, K, _ = model._rate_inputs()
     V = K.shape[0]
     D = model.diffusion_um2_ps()
     tau = np.array([v.tau_ps for v in model.valleys])
     ballistic = np.flatnonzero(tau > 0)
-    bK = Block.detailed_balance(K, pi)
+    bK = Block(*_eigen(model, K, pi))
     b = model.source_vector()
     w02 = model.source.w0_um**2
     diffusive_4D = np.diag(np.where(tau > 0, 0.0, 4.0 * D))
@@ -139,34 +138,25 @@ def solve_moments(model: ValleyModel, t_ps, *, instrument: bool = True) -> Momen
     MomentSolution
     """
     t = np.asarray(t_ps, dtype=float).ravel()
-    blocks, couplings, sources, ops = moment_system(model)
     sigma = model.pulse_sigma_ps
     if instrument:
         sigma = float(np.hypot(sigma, model.irf_sigma_ps))
     tau = t - model.source.t0_ps
-    X = chain_response(blocks, couplings, sources, tau, sigma)
-    f = pulse_shape(tau, sigma)
-    # exact time derivatives from the ODE itself (no finite differences)
-    dX = []
-    last = len(X) - 1
-    for i, x in enumerate(X):
-        if i not in (0, last):  # only dn and dm enter D(t)
-            dX.append(None)
-            continue
-        d = ops[i] @ x
-        for (a, j), C in couplings.items():
-            if a == i:
-                d = d + C @ X[j]
-        if sources[i] is not None:
-            d = d + sources[i][:, None] * f
-        dX.append(d)
-    V = X[0].shape[0]
-    # valleys and the PL (γ-weighted sum) in one stack, so each ratio below is one operation
-    G = np.vstack([np.eye(V), model.radiative_rates_per_ps()])
-    n, m, dn, dm = G @ X[0], G @ X[-1], G @ dX[0], G @ dX[-1]
+    V = len(model.valleys)
+    # Z[q, v, t] with q = n, m, dn/dt, dm/dt and rows v = valleys then the PL (γ-weighted
+    # sum): one stack, so each ratio below is one operation over everything
+    if model.is_ballistic:
+        Z = _chain_moments(model, tau, sigma)
+    else:
+        Z = _diffusive_moments(model, tau, sigma)
+    n, m, dn, dm = Z
     with np.errstate(divide="ignore", invalid="ignore"):
         w2 = m / n
-        D = (0.25 / UM2_PS_PER_CM2_S) * (dm * n - m * dn) / (n * n)
+        # c (dm n − m dn) / n², evaluated in place in that order
+        D = dm * n
+        D -= m * dn
+        D *= 0.25 / UM2_PS_PER_CM2_S
+        D /= n * n
     w2_pl, D_pl = w2[V], D[V]
     if instrument:
         w2_pl = w2_pl + model.instrument.w_psf_um**2
@@ -182,3 +172,83 @@ def solve_moments(model: ValleyModel, t_ps, *, instrument: bool = True) -> Momen
         D_pl_cm2_s=D_pl,
         instrument=instrument,
     )
+
+
+def _diffusive_moments(model: ValleyModel, tau: np.ndarray, sigma: float) -> np.ndarray:
+    """(n, m, dn/dt, dm/dt) × (valleys, PL) × times for a model without ballistic valleys.
+
+    The two-level case of :func:`~fitdiff.solvers.linear.chain_response` written out: n and
+    m share the block K, so one (cached) eigen-decomposition and one pulse-derivative stack
+    serve both, and the only coupling is m ← 4 D n. The arithmetic is the general path's, in
+    the same order, so the numbers are the same to the last bit (tests/solvers/
+    test_fast_path.py); what is saved is the generic bookkeeping. (Folding everything into
+    one matrix of partial fractions was tried and is not much faster at 3 valleys, while
+    D(t), a difference of near-equal products, then moves by up to 1e-11 relative.)
+    """
+    pi, K, gamma = model._rate_inputs()
+    D4 = 4.0 * model.diffusion_um2_ps()
+    lam, S, Sinv = _eigen(model, K, pi)
+    s = model._structure()["source_idx"]
+    excitons = model.source.excitons
+    w0_exc = model.source.w0_um**2 * excitons
+    V, T = lam.size, tau.size
+    scale = (float(np.abs(tau).max()) if T else 0.0) + 5.0 * sigma
+    H, f = pulse_terms(lam, tau, sigma, 1)
+    pair = _pair_table(lam, H, lam, H, tau, sigma, scale)
+    chat = (Sinv * D4) @ S  # Sinv diag(4D) S: the m ← n coupling in the eigenbasis
+    beta = Sinv[:, s] * excitons  # Sinv b for the one-hot source b
+    E = np.empty((2, V, T))
+    E[0] = beta[:, None] * H[0]
+    E[1] = (Sinv[:, s] * w0_exc)[:, None] * H[0]
+    E[1] += np.matmul((chat * beta)[:, None, :], pair)[:, 0, :]
+    Z = np.empty((4, V + 1, T))
+    Z[:2, :V] = np.matmul(S, E)
+    # exact time derivatives from the ODE itself (no finite differences)
+    Z[2:, :V] = np.matmul(K, Z[:2, :V])
+    Z[3, :V] += D4[:, None] * Z[0, :V]
+    Z[2, s] += excitons * f
+    Z[3, s] += w0_exc * f
+    Z[:, V] = gamma @ Z[:, :V]
+    return Z
+
+
+def _eigen(model: ValleyModel, K: np.ndarray, pi: np.ndarray):
+    """Eigen-decomposition of K (:meth:`Block.detailed_balance`), reused while K and π repeat.
+
+    Fits that vary only D, w0, t0 or the instrument leave K unchanged, so the last result is
+    kept in the model's structure cache (shared by its :meth:`with_parameters` copies).
+    """
+    cache = model._structure()
+    key = K.tobytes() + pi.tobytes()
+    hit = cache.get("eigen")
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    blk = Block.detailed_balance(K, pi)
+    value = (blk.eigvals, blk.S, blk.Sinv)
+    cache["eigen"] = (key, value)  # one tuple assignment: safe against a concurrent reader
+    return value
+
+
+def _chain_moments(model: ValleyModel, tau: np.ndarray, sigma: float) -> np.ndarray:
+    """The general path (ballistic valleys): the (n, p, m) chain.
+
+    Same layout as :func:`_diffusive_moments`.
+    """
+    blocks, couplings, sources, ops = moment_system(model)
+    X = chain_response(blocks, couplings, sources, tau, sigma)
+    f = pulse_shape(tau, sigma)
+    V = X[0].shape[0]
+    Z = np.empty((4, V + 1, tau.size))
+    last = len(X) - 1
+    # exact time derivatives from the ODE itself (no finite differences)
+    for q, i in ((0, 0), (1, last)):
+        Z[q, :V] = X[i]
+        d = ops[i] @ X[i]
+        for (a, j), C in couplings.items():
+            if a == i:
+                d = d + C @ X[j]
+        if sources[i] is not None:
+            d = d + sources[i][:, None] * f
+        Z[q + 2, :V] = d
+    Z[:, V] = model.radiative_rates_per_ps() @ Z[:, :V]
+    return Z
