@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def two_valley(**over) -> dict:
-    """The documented negative-diffusion case (docs/readme/simulate.md, analyses README).
+    """The documented negative-diffusion case (docs/guide/simulate.md, analyses README).
 
     A fast bright valley KK (D = 5 cm²/s) 10 meV above a slow dark valley KKp (0.5 cm²/s) at
     20 K, downhill rate 0.2/ps: at equilibrium KK holds g M e^(-ΔE/kT) / (1 + ...) ≈ 0.3 % of
