@@ -15,7 +15,9 @@ REALDATA = REPO.parent / "shared" / "realdata"
 def realdata() -> Path:
     """Path to ``../shared/realdata``; skips the test when it is absent (a user's fresh clone)."""
     if not REALDATA.is_dir():
-        pytest.skip(f"real sample data not found at ../shared/realdata (looked in {REALDATA.parent})")
+        pytest.skip(
+            f"real sample data not found at ../shared/realdata (looked in {REALDATA.parent})"
+        )
     return REALDATA
 
 
