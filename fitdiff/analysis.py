@@ -110,13 +110,13 @@ import copy
 import hashlib
 import json
 import math
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import lmfit
 import numpy as np
 import pandas as pd
-import tomllib
 
 from .atomic import write_json
 from .errors import ConfigError, FitdiffError, LoadError
@@ -136,6 +136,7 @@ from .fitting import (
     sample,
 )
 from .fitting.models import BallisticModel, DiffusivityModel, LinearModel, ParameterInfo
+from .io.calibration import CALIBRATION_KEYS as _CALIBRATION_KEYS
 
 _SECTIONS = (
     "data",
@@ -151,15 +152,6 @@ _SECTIONS = (
 _DATA_FILES = ("widths", "pl", "table", "file")
 _DATA_KEYS = (*_DATA_FILES, "calibration", "covariance")
 _DATASET_KEYS = (*_DATA_KEYS, "label", "t_range_ps", "T_range_K", "parameters")
-_CALIBRATION_KEYS = (
-    "x_um_per_px",
-    "y_um_per_px",
-    "x0_um",
-    "t_ps_per_px",
-    "t_ps_per_frame",
-    "t0_ps",
-    "t_axis_ps",
-)
 _MODEL_KEYS = {
     "linear": ("kind", "noise_inflation", "diffusivity"),
     "ballistic": ("kind", "noise_inflation"),

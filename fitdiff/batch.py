@@ -64,6 +64,7 @@ import os
 import re
 import sys
 import time
+import tomllib
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, as_completed
@@ -76,11 +77,6 @@ from typing import Any
 from . import __version__
 from .atomic import atomic_path, write_json
 from .errors import ConfigError, FitdiffError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 #: Completion marker written last into each run directory.
 MARKER = "batch.json"
@@ -695,7 +691,7 @@ def run_measurement(task: Task) -> dict[str, Any]:
                 "key": key,
                 "row": row,
                 "outputs": _outputs(task.run_dir),
-                "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 "fitdiff": __version__,
             },
         )

@@ -8,17 +8,12 @@ source has not been read; :func:`material_info` exposes both.
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 
 from ..errors import ConfigError, ModelError
 from .parameters import MATERIAL_PARAMETERS, check_parameters
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 #: Where the presets live.
 MATERIALS_PATH = Path(__file__).resolve().parents[2] / "data" / "materials.toml"

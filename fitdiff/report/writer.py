@@ -10,6 +10,7 @@ import pandas as pd
 from .. import __version__
 from ..atomic import write_bytes, write_text
 from ..errors import FitdiffError
+from ..io.calibration import CALIBRATION_KEYS
 from ..units import hbar_over_mass_cm2_s
 from . import figures as F
 from .document import FigureBlock, Note, Paragraph, Section, render_html, render_markdown
@@ -28,17 +29,6 @@ from .sections import (
     parameter_table,
     provenance_blocks,
     resolve_input,
-)
-
-#: Calibration keys of ``[data]`` that :func:`fitdiff.io.load` accepts (docs/interfaces.md).
-CALIBRATION_KEYS = (
-    "x_um_per_px",
-    "y_um_per_px",
-    "x0_um",
-    "t_ps_per_px",
-    "t_ps_per_frame",
-    "t0_ps",
-    "t_axis_ps",
 )
 
 #: Resolution of the PNG files (and of the figures embedded in the HTML).
