@@ -370,7 +370,7 @@ class StageRunner:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 # --- provenance -----------------------------------------------------------------------------

@@ -37,15 +37,24 @@ def per_dataset_D(run_dir: Path, fit_range_ps) -> list[dict]:
     for d in analysis["datasets"]:
         part = widths[widths["dataset"] == d["label"]].drop(columns="dataset")
         fit = linear_diffusion(part, t_range_ps=tuple(fit_range_ps))
-        rows.append({"label": d["label"], "T_K": d["values"]["T_K"],
-                     "D_cm2_s": fit.D_cm2_s, "D_err_cm2_s": fit.D_err_cm2_s})
+        rows.append(
+            {
+                "label": d["label"],
+                "T_K": d["values"]["T_K"],
+                "D_cm2_s": fit.D_cm2_s,
+                "D_err_cm2_s": fit.D_err_cm2_s,
+            }
+        )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", default=str(REPO / "runs" / "temperature_series"),
-                        help="where the two RUN directories go")
+    parser.add_argument(
+        "--runs",
+        default=str(REPO / "runs" / "temperature_series"),
+        help="where the two RUN directories go",
+    )
     parser.add_argument("--force", action="store_true", help="redo every stage")
     args = parser.parse_args(argv)
 
@@ -67,11 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: report {summary.report_html}", file=sys.stderr)
 
     # compare_models reads only these attributes of a FitResult; results.json holds them.
-    table = compare_models({
-        name: SimpleNamespace(**{k: r[k] for k in ("ndata", "nvarys", "chi2", "redchi", "aic",
-                                                   "bic")})
-        for name, r in results.items()
-    })
+    table = compare_models(
+        {
+            name: SimpleNamespace(
+                **{k: r[k] for k in ("ndata", "nvarys", "chi2", "redchi", "aic", "bic")}
+            )
+            for name, r in results.items()
+        }
+    )
     table["xi_eV"] = [results[n]["parameters"]["xi_eV"]["value"] for n in table.index]
     table["xi_err_eV"] = [results[n]["parameters"]["xi_eV"]["stderr"] for n in table.index]
     table.index.name = "model"
@@ -85,17 +97,40 @@ def main(argv: list[str] | None = None) -> int:
     truth = json.loads((REPO / "data" / "examples" / "truth.json").read_text())["D_T_parameters"]
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-    ax.errorbar([p["T_K"] for p in points], [p["D_cm2_s"] for p in points],
-                yerr=[p["D_err_cm2_s"] for p in points], fmt="o", color="k",
-                label="per-measurement D (linear fit of w²)")
+    ax.errorbar(
+        [p["T_K"] for p in points],
+        [p["D_cm2_s"] for p in points],
+        yerr=[p["D_err_cm2_s"] for p in points],
+        fmt="o",
+        color="k",
+        label="per-measurement D (linear fit of w²)",
+    )
     xi = {n: results[n]["parameters"]["xi_eV"]["value"] for n in results}
-    ax.plot(T, physics.d_classical(T, xi_eV=xi["classical"], **fixed), "C0-",
-            label=f"classical global fit (ξ = {xi['classical']:.3f} eV)")
-    ax.plot(T, physics.d_total(T, xi_eV=xi["quantum"], **fixed, method="log"), "C3-",
-            label=f"quantum-corrected global fit (ξ = {xi['quantum']:.3f} eV)")
-    ax.plot(T, physics.d_total(T, xi_eV=truth["xi_eV"], M_m0=truth["M_m0"],
-                               rho_g_cm2=truth["rho_g_cm2"], s_cm_s=truth["s_cm_s"],
-                               method="log"), "k:", label="truth of the example data")
+    ax.plot(
+        T,
+        physics.d_classical(T, xi_eV=xi["classical"], **fixed),
+        "C0-",
+        label=f"classical global fit (ξ = {xi['classical']:.3f} eV)",
+    )
+    ax.plot(
+        T,
+        physics.d_total(T, xi_eV=xi["quantum"], **fixed, method="log"),
+        "C3-",
+        label=f"quantum-corrected global fit (ξ = {xi['quantum']:.3f} eV)",
+    )
+    ax.plot(
+        T,
+        physics.d_total(
+            T,
+            xi_eV=truth["xi_eV"],
+            M_m0=truth["M_m0"],
+            rho_g_cm2=truth["rho_g_cm2"],
+            s_cm_s=truth["s_cm_s"],
+            method="log",
+        ),
+        "k:",
+        label="truth of the example data",
+    )
     floor = hbar_over_mass_cm2_s(fixed["M_m0"])
     ax.axhline(floor, color="0.5", ls="--", label=f"ħ/M = {floor:.3f} cm²/s")
     ax.set_xlabel("T (K)")

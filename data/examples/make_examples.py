@@ -90,8 +90,9 @@ seed = {seed}
 """
 
 
-def model_text(T_K: float, *, kind: str, seed: int, peak: float, time=(0.0, 995.0, 200),
-               x_um=(-5.0, 5.0, 101)) -> str:
+def model_text(
+    T_K: float, *, kind: str, seed: int, peak: float, time=(0.0, 995.0, 200), x_um=(-5.0, 5.0, 101)
+) -> str:
     """Return the MODEL.toml text of the example model.
 
     Parameters
@@ -110,9 +111,20 @@ def model_text(T_K: float, *, kind: str, seed: int, peak: float, time=(0.0, 995.
         Pixel centres (start µm, stop µm, count).
     """
     return MODEL_TEMPLATE.format(
-        T_K=T_K, M=M_M0, xi=D_T_SOURCE["xi_eV"], rho=D_T_SOURCE["rho_g_cm2"],
-        s=D_T_SOURCE["s_cm_s"], kind=kind, seed=seed, peak=peak, t_start=time[0],
-        t_stop=time[1], nt=time[2], x_start=x_um[0], x_stop=x_um[1], nx=x_um[2],
+        T_K=T_K,
+        M=M_M0,
+        xi=D_T_SOURCE["xi_eV"],
+        rho=D_T_SOURCE["rho_g_cm2"],
+        s=D_T_SOURCE["s_cm_s"],
+        kind=kind,
+        seed=seed,
+        peak=peak,
+        t_start=time[0],
+        t_stop=time[1],
+        nt=time[2],
+        x_start=x_um[0],
+        x_stop=x_um[1],
+        nx=x_um[2],
     )
 
 
@@ -120,8 +132,7 @@ def true_D_cm2_s(T_K: float) -> float:
     """The true D of both valleys at ``T_K`` (K), cm²/s: fitdiff.physics.d_total, log method."""
     from fitdiff.physics import d_total
 
-    return float(np.asarray(d_total(np.array([T_K]), M_m0=M_M0, **D_T_SOURCE,
-                                    method="log"))[0])
+    return float(np.asarray(d_total(np.array([T_K]), M_m0=M_M0, **D_T_SOURCE, method="log"))[0])
 
 
 def make_series() -> list[dict]:
@@ -129,15 +140,22 @@ def make_series() -> list[dict]:
     from fitdiff.cli import main
 
     truths = []
-    for T_K, seed in zip(SERIES_T_K, SERIES_SEEDS):
+    for T_K, seed in zip(SERIES_T_K, SERIES_SEEDS, strict=False):
         name = f"streak_{T_K:g}K"
         model = MODELS / f"{name}.toml"
         model.write_text(model_text(T_K, kind="streak", seed=seed, peak=20000.0))
         status = main(["simulate", str(model), "-o", str(HERE / f"{name}.img")])
         if status != 0:
             raise SystemExit(f"fitdiff simulate failed for {model} (exit {status})")
-        truths.append({"file": f"{name}.img", "model": f"models/{name}.toml", "T_K": T_K,
-                       "seed": seed, "D_cm2_s": true_D_cm2_s(T_K)})
+        truths.append(
+            {
+                "file": f"{name}.img",
+                "model": f"models/{name}.toml",
+                "T_K": T_K,
+                "seed": seed,
+                "D_cm2_s": true_D_cm2_s(T_K),
+            }
+        )
     return truths
 
 
@@ -150,8 +168,11 @@ def make_stack() -> dict:
     T_K, seed = 200.0, 2200
     model_path = MODELS / "stack_200K.toml"
     # A short, coarse grid keeps the stack small: 26 frames of 41 x 41 pixels.
-    model_path.write_text(model_text(T_K, kind="stack", seed=seed, peak=5000.0,
-                                     time=(0.0, 500.0, 26), x_um=(-4.0, 4.0, 41)))
+    model_path.write_text(
+        model_text(
+            T_K, kind="stack", seed=seed, peak=5000.0, time=(0.0, 500.0, 26), x_um=(-4.0, 4.0, 41)
+        )
+    )
     model = ValleyModel.from_toml(model_path)
     t = model.time_grid_ps()
     m = render_stack(model, t)
@@ -160,18 +181,37 @@ def make_stack() -> dict:
     # ImageJ hyperstack: pixel size as resolution (pixels per µm), frame interval in ps, and
     # the origin in pixels so x = y = 0 is the spot centre.
     tifffile.imwrite(
-        HERE / "stack_200K.tif", np.ascontiguousarray(m.counts.astype(np.uint16)), imagej=True,
+        HERE / "stack_200K.tif",
+        np.ascontiguousarray(m.counts.astype(np.uint16)),
+        imagej=True,
         resolution=(1.0 / dx, 1.0 / dx),
-        metadata={"axes": "TYX", "unit": "um", "finterval": dt, "tunit": "ps",
-                  "xorigin": -float(m.coords["x"][0]) / dx,
-                  "yorigin": -float(m.coords["y"][0]) / dx},
+        metadata={
+            "axes": "TYX",
+            "unit": "um",
+            "finterval": dt,
+            "tunit": "ps",
+            "xorigin": -float(m.coords["x"][0]) / dx,
+            "yorigin": -float(m.coords["y"][0]) / dx,
+        },
     )
-    truth = {"model": model.to_dict(), "model_file": "models/stack_200K.toml", "seed": seed,
-             "dims": list(m.dims), "frame_ps": dt, "pixel_um": dx, "D_cm2_s": true_D_cm2_s(T_K),
-             "curves": solve_moments(model, t, instrument=True).to_frame().to_dict("list")}
+    truth = {
+        "model": model.to_dict(),
+        "model_file": "models/stack_200K.toml",
+        "seed": seed,
+        "dims": list(m.dims),
+        "frame_ps": dt,
+        "pixel_um": dx,
+        "D_cm2_s": true_D_cm2_s(T_K),
+        "curves": solve_moments(model, t, instrument=True).to_frame().to_dict("list"),
+    }
     (HERE / "stack_200K.tif.truth.json").write_text(json.dumps(truth, indent=1) + "\n")
-    return {"file": "stack_200K.tif", "model": "models/stack_200K.toml", "T_K": T_K,
-            "seed": seed, "D_cm2_s": true_D_cm2_s(T_K)}
+    return {
+        "file": "stack_200K.tif",
+        "model": "models/stack_200K.toml",
+        "T_K": T_K,
+        "seed": seed,
+        "D_cm2_s": true_D_cm2_s(T_K),
+    }
 
 
 def make_dT_table() -> dict:
@@ -185,10 +225,16 @@ def make_dT_table() -> dict:
     truth = diffusivity(T, material="typical-tmdc", method="log")["D_cm2_s"].to_numpy()
     err = 0.03 * truth
     rng = np.random.default_rng(7)
-    df = pd.DataFrame({"T_K": T, "D_cm2_s": truth + err * rng.standard_normal(T.size),
-                       "D_err_cm2_s": err})
-    df.attrs["truth"] = {"material": "typical-tmdc", "method": "log", "seed": 7,
-                         "relative_error": 0.03, "D_true_cm2_s": truth.tolist()}
+    df = pd.DataFrame(
+        {"T_K": T, "D_cm2_s": truth + err * rng.standard_normal(T.size), "D_err_cm2_s": err}
+    )
+    df.attrs["truth"] = {
+        "material": "typical-tmdc",
+        "method": "log",
+        "seed": 7,
+        "relative_error": 0.03,
+        "D_true_cm2_s": truth.tolist(),
+    }
     write_table_csv(df, HERE / "dT_table.csv")
     return {"file": "dT_table.csv", "material": "typical-tmdc", "method": "log", "seed": 7}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def _main(args: argparse.Namespace) -> int:
             df = _spatial_frame(model, t, instrument)
         df.attrs.update(
             {
-                "model_file": str(args.model),
+                "model_file": _relative(args.model, out),
                 "solver": solver,
                 "instrument": instrument,
                 "model": model.to_dict(),
@@ -136,7 +137,7 @@ def _main(args: argparse.Namespace) -> int:
     written = save(m, out)
     truth = {
         "model": model.to_dict(),
-        "model_file": str(args.model),
+        "model_file": _relative(args.model, out),
         "kind": render.kind,
         "seed": render.seed,
         "dims": list(m.dims),
@@ -155,6 +156,11 @@ def _main(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _relative(model_path, out: Path) -> str:
+    """The model file's path relative to the output's folder: outputs travel with their data."""
+    return os.path.relpath(Path(model_path).resolve(), Path(out).resolve().parent)
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
