@@ -80,6 +80,12 @@ Schema (every section is optional except ``[model]`` and the data; unknown keys 
     workers = 1                  # > 1: a multiprocessing pool
     predictive_draws = 200       # posterior-predictive draws for posterior_predictive.csv
 
+    [evidence]                   # nested sampling (fitdiff evidence; fitdiff run when present)
+    n_live = 500                 # dynesty live points (≥ 10); ln Z error ~ sqrt(H / n_live)
+    dlogz = 0.1                  # stop when the remaining volume adds < dlogz to ln Z (nats)
+    seed = 12345
+    # every free parameter needs a proper prior: finite [min, max] or a normal prior
+
     [report]                     # read by fitdiff.report; validated here
     title = "WS2 at 10 K"
     formats = ["html", "md"]
@@ -147,6 +153,7 @@ _SECTIONS = (
     "parameters",
     "fit",
     "sample",
+    "evidence",
     "report",
 )
 _DATA_FILES = ("widths", "pl", "table", "file")
@@ -169,6 +176,8 @@ _SAMPLE_DEFAULTS = {
     "workers": 1,
     "predictive_draws": 200,
 }
+#: ``[evidence]``: dynesty live points, stopping tolerance on ln Z (nats), seed
+_EVIDENCE_DEFAULTS = {"n_live": 500, "dlogz": 0.1, "seed": 12345}
 _REPORT_KEYS = ("title", "formats", "figures", "corner", "dpi")
 _TRANSIENT_KEYS = ("window", "t_range_ps", "method")
 #: noise-inflation parameter added by ``[model] noise_inflation = true`` (PHYSICS.md §4)
@@ -301,6 +310,7 @@ def analysis_from_dict(raw: dict, *, base_dir, path=None) -> Analysis:
     datasets = _datasets(raw, base, model, table)
     fit_cfg = _fit(raw.get("fit", {}))
     sample_cfg = _sample(raw.get("sample", {}))
+    evidence_cfg = _evidence(raw.get("evidence", {}))
     extract_cfg = dict(raw.get("extract", {}))
     _check_keys(raw.get("extract", {}), _extract_keys(), "extract")
     for key in ("t_range_ps", "x_range_um", "y_range_um", "background_t_range_ps"):
@@ -321,6 +331,7 @@ def analysis_from_dict(raw: dict, *, base_dir, path=None) -> Analysis:
         "parameters": resolved,
         "fit": fit_cfg,
         "sample": sample_cfg,
+        "evidence": evidence_cfg,
         "report": report_cfg,
     }
     ln_f = {d["label"]: mappings[d["label"]].pop("ln_f", None) for d in datasets}
@@ -506,6 +517,18 @@ def _sample(cfg) -> dict:
         out["burn"] = min(out["burn"], out["steps"] // 4)
     if out["burn"] >= out["steps"]:
         raise ConfigError(f"sample.burn: {out['burn']} must be < sample.steps ({out['steps']})")
+    return out
+
+
+def _evidence(cfg) -> dict:
+    _check_keys(cfg, tuple(_EVIDENCE_DEFAULTS), "evidence")
+    out = dict(_EVIDENCE_DEFAULTS)
+    if "n_live" in cfg:
+        out["n_live"] = _number(cfg["n_live"], "evidence.n_live", lo=10, integer=True)
+    if "dlogz" in cfg:
+        out["dlogz"] = _number(cfg["dlogz"], "evidence.dlogz", lo=1e-6)
+    if "seed" in cfg:
+        out["seed"] = _number(cfg["seed"], "evidence.seed", lo=0, integer=True)
     return out
 
 
@@ -787,7 +810,7 @@ def run_sample(
     """The ``sample`` stage: emcee from the least-squares optimum into ``RUN/chain.h5``.
 
     Writes analysis.json, chain.h5 (resumed when model, data and priors are unchanged),
-    posterior.json and posterior_predictive.csv.
+    posterior.json, posterior_predictive.csv and posterior.nc (ArviZ InferenceData).
 
     Parameters
     ----------
@@ -824,7 +847,20 @@ def run_sample(
     )
     pp = posterior_predictive(objective, post, draws=s["predictive_draws"], seed=s["seed"])
     _write_csv(pp, run_dir / "posterior_predictive.csv")
+    write_inference_data(
+        objective, post, run_dir / "posterior.nc", s["predictive_draws"], s["seed"]
+    )
     return post
+
+
+def write_inference_data(objective, post: Posterior, path, draws: int, seed) -> None:
+    """Write the posterior as ArviZ InferenceData (netCDF) atomically: ``RUN/posterior.nc``."""
+    from .atomic import atomic_path
+    from .fitting.inference_data import to_inference_data
+
+    idata = to_inference_data(objective, post, predictive_draws=draws, seed=seed)
+    with atomic_path(path) as tmp:
+        idata.to_netcdf(str(tmp))
 
 
 def copy_parameters(analysis: Analysis) -> lmfit.Parameters:

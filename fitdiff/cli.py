@@ -24,6 +24,8 @@ COMMANDS = (
     "simulate",
     "fit",
     "sample",
+    "evidence",
+    "compare",
     "report",
     "run",
     "batch",

@@ -719,7 +719,7 @@ class _Pipeline:
                 fit=self._fit,
                 progress=self.runner.progress is not None and self.runner.progress.bar is not None,
             )
-            return ["chain.h5", "posterior.json", "posterior_predictive.csv"]
+            return ["chain.h5", "posterior.json", "posterior_predictive.csv", "posterior.nc"]
 
         result = self.runner.run("sample", inputs, work)
         self.keys["sample"] = result.key

@@ -32,6 +32,8 @@ _LOGL_FLOOR = -1e300
 #: Seconds between checkpoints (dynesty's ``checkpoint_every``).
 CHECKPOINT_SECONDS = 10.0
 _FP_ATTR = "fitdiff_fingerprint"
+#: dynesty bounding regions offered (``[evidence] bound``).
+BOUNDS = ("multi", "single")
 
 
 class EvidenceInterrupted(KeyboardInterrupt):
@@ -164,6 +166,7 @@ def evidence(
     n_live: int = 500,
     dlogz: float = 0.1,
     seed: int | None = None,
+    bound: str = "multi",
     checkpoint_path: str | os.PathLike | None = None,
     progress: bool = False,
 ) -> Evidence:
@@ -179,6 +182,9 @@ def evidence(
         Stop when the remaining prior volume could add less than this to ln Z (nats).
     seed : int, optional
         Seeds dynesty's generator (``numpy.random.default_rng(seed)``).
+    bound : {"multi", "single"}
+        dynesty's bounding region: several ellipsoids (robust to multimodal or curved
+        posteriors; dynesty's default) or one (much less overhead on unimodal posteriors).
     checkpoint_path : path, optional
         Pickle of the sampler written every :data:`CHECKPOINT_SECONDS` and at the end; resumed
         when it belongs to the same objective and settings.
@@ -201,9 +207,11 @@ def evidence(
         raise FitError(f"evidence.n_live = {n_live} must be > {ndim} free parameters")
     if not dlogz > 0:
         raise FitError(f"evidence.dlogz = {dlogz} must be > 0")
+    if bound not in BOUNDS:
+        raise FitError(f"evidence.bound = {bound!r} is not one of {list(BOUNDS)}")
     transform = PriorTransform(objective)  # raises on an improper prior before any work
     fingerprint = (
-        f"{objective.fingerprint()}:n_live={n_live}:dlogz={dlogz!r}:seed={seed}"
+        f"{objective.fingerprint()}:n_live={n_live}:dlogz={dlogz!r}:seed={seed}:bound={bound}"
         f":dynesty={dynesty.__version__}"
     )
     path = None if checkpoint_path is None else Path(checkpoint_path)
@@ -215,6 +223,7 @@ def evidence(
             transform,
             ndim,
             nlive=n_live,
+            bound=bound,
             rstate=np.random.default_rng(seed),
         )
         setattr(sampler, _FP_ATTR, fingerprint)

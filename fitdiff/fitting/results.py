@@ -20,7 +20,7 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("fitdiff", "numpy", "scipy", "lmfit", "emcee", "h5py", "pandas"):
+    for pkg in ("fitdiff", "numpy", "scipy", "lmfit", "emcee", "h5py", "pandas", "arviz"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -139,6 +139,8 @@ class Posterior:
     converged: bool
     message: str
     resumed_from: int = 0
+    #: prior standard deviation per free parameter (None: improper), for ``prior_width_ratio``
+    prior_widths: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def ess(self) -> np.ndarray:
@@ -146,16 +148,27 @@ class Posterior:
         return self.walkers * (self.steps - self.burn) / self.tau_int
 
     def summary(self) -> dict[str, dict[str, float]]:
+        """Per parameter: percentiles, mean, sd, τ_int and ESS (emcee), ArviZ's R-hat and
+        bulk/tail ESS (walkers as chains), and ``prior_width_ratio`` = posterior sd / prior sd
+        (near 1: the data hardly constrain the parameter; None for an improper prior).
+        """
+        from .inference_data import arviz_diagnostics
+
+        diagnostics = arviz_diagnostics(self)
         out = {}
         for i, n in enumerate(self.names):
             x = self.samples[:, i]
             q = np.percentile(x, list(_PERCENTILES.values()))
             row = {k: float(v) for k, v in zip(_PERCENTILES, q, strict=True)}
+            sd = float(np.std(x, ddof=1))
+            width = self.prior_widths.get(n)
             row.update(
                 mean=float(np.mean(x)),
-                sd=float(np.std(x, ddof=1)),
+                sd=sd,
                 tau_int=float(self.tau_int[i]),
                 ess=float(self.ess[i]),
+                **diagnostics[n],
+                prior_width_ratio=sd / width if width else None,
                 unit=self.units.get(n, ""),
             )
             out[n] = row

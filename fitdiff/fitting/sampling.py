@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import FitError
 from .objective import Objective
+from .prior_measure import prior_widths
 from .results import FitResult, Posterior
 
 _GROUP = "mcmc"
@@ -414,4 +415,5 @@ def _run(
         converged=converged,
         message=message,
         resumed_from=int(done) if resume else 0,
+        prior_widths=prior_widths(objective),
     )

@@ -133,6 +133,10 @@ def test_sample_stage_writes_posterior_and_predictive(tmp_path):
         "sd",
         "tau_int",
         "ess",
+        "rhat",
+        "ess_bulk",
+        "ess_tail",
+        "prior_width_ratio",
         "unit",
     }
     assert doc["steps"] == 120 and doc["walkers"] == 8 and doc["seed"] == 7 and doc["burn"] == 50
