@@ -84,6 +84,7 @@ Schema (every section is optional except ``[model]`` and the data; unknown keys 
     n_live = 500                 # dynesty live points (≥ 10); ln Z error ~ sqrt(H / n_live)
     dlogz = 0.1                  # stop when the remaining volume adds < dlogz to ln Z (nats)
     seed = 12345
+    bound = "multi"              # dynesty's bounding region: "multi" ellipsoids or "single"
     # every free parameter needs a proper prior: finite [min, max] or a normal prior
 
     [report]                     # read by fitdiff.report; validated here
@@ -176,8 +177,8 @@ _SAMPLE_DEFAULTS = {
     "workers": 1,
     "predictive_draws": 200,
 }
-#: ``[evidence]``: dynesty live points, stopping tolerance on ln Z (nats), seed
-_EVIDENCE_DEFAULTS = {"n_live": 500, "dlogz": 0.1, "seed": 12345}
+#: ``[evidence]``: dynesty live points, stopping tolerance on ln Z (nats), seed, bounding region
+_EVIDENCE_DEFAULTS = {"n_live": 500, "dlogz": 0.1, "seed": 12345, "bound": "multi"}
 _REPORT_KEYS = ("title", "formats", "figures", "corner", "dpi")
 _TRANSIENT_KEYS = ("window", "t_range_ps", "method")
 #: noise-inflation parameter added by ``[model] noise_inflation = true`` (PHYSICS.md §4)
@@ -529,6 +530,12 @@ def _evidence(cfg) -> dict:
         out["dlogz"] = _number(cfg["dlogz"], "evidence.dlogz", lo=1e-6)
     if "seed" in cfg:
         out["seed"] = _number(cfg["seed"], "evidence.seed", lo=0, integer=True)
+    if "bound" in cfg:
+        from .fitting.evidence import BOUNDS
+
+        if cfg["bound"] not in BOUNDS:
+            raise ConfigError(f"evidence.bound: {cfg['bound']!r} is not one of {list(BOUNDS)}")
+        out["bound"] = cfg["bound"]
     return out
 
 

@@ -59,6 +59,7 @@ def run_evidence(
         n_live=cfg["n_live"],
         dlogz=cfg["dlogz"],
         seed=cfg["seed"],
+        bound=cfg["bound"],
         checkpoint_path=checkpoint,
         progress=progress,
     )
