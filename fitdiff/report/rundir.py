@@ -30,6 +30,9 @@ RUN_FILES = (
     "posterior_predictive.csv",
 )
 
+#: Files read when present that are never missed (``fitdiff evidence`` is a separate step).
+EXTRA_FILES = ("evidence.json",)
+
 #: Columns without which a table cannot be plotted, per CSV file.
 REQUIRED_COLUMNS = {
     "widths.csv": ("t_ps", "w2_um2"),
@@ -84,6 +87,7 @@ class RunData:
     chain: Chain | None = None
     posterior: dict | None = None
     predictive: pd.DataFrame | None = None
+    evidence: dict | None = None
     absent: list[str] = field(default_factory=list)
 
     @property
@@ -130,6 +134,8 @@ def read_run(run_dir: str | Path) -> RunData:
         run.results = read_json(run_dir / "results.json", require=("parameters",))
     if "posterior.json" in present:
         run.posterior = read_json(run_dir / "posterior.json", require=("parameters",))
+    if (run_dir / "evidence.json").is_file():
+        run.evidence = read_json(run_dir / "evidence.json", require=("lnZ", "lnZ_err"))
     if "widths.csv" in present:
         run.widths = read_table(run_dir / "widths.csv")
     if "transient.csv" in present:

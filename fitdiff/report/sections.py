@@ -137,6 +137,28 @@ def comparison_table(comparison: list[dict]) -> Table:
     )
 
 
+def evidence_table(evidence: dict) -> Table:
+    """ln Z ± error and the nested-sampling run that produced it (``evidence.json``)."""
+    rows = [["ln Z", fmt_err(evidence.get("lnZ"), evidence.get("lnZ_err"))]]
+    for key, label in (
+        ("engine", "engine"),
+        ("n_live", "live points"),
+        ("dlogz", "stopping tolerance on ln Z"),
+        ("n_eff", "effective samples"),
+        ("n_call", "likelihood calls"),
+        ("information_nats", "information H (nats)"),
+        ("run_time_s", "run time (s)"),
+        ("seed", "seed"),
+    ):
+        if key in evidence:
+            rows.append([label, fmt(evidence[key], 4)])
+    return Table(
+        header=["quantity", "value"],
+        rows=rows,
+        caption="Bayesian evidence of this model over its own priors (nested sampling)",
+    )
+
+
 def chain_convergence(chain: Chain, burn: int = 0) -> dict:
     """τ_int, ESS and the verdict computed from the chain itself (when posterior.json is absent).
 
@@ -187,6 +209,10 @@ def _acceptance_text(value) -> str:
     return fmt(value, 3)
 
 
+#: posterior.json keys of the ArviZ diagnostics and the posterior ≈ prior ratio
+_ARVIZ_KEYS = ("rhat", "ess_bulk", "ess_tail", "prior_width_ratio")
+
+
 def convergence_tables(info: dict) -> list[Table]:
     """The run summary (walkers, steps, acceptance, verdict) and per-parameter τ_int and ESS."""
     converged = info.get("converged")
@@ -207,7 +233,7 @@ def convergence_tables(info: dict) -> list[Table]:
         summary.append(["message", str(info["message"])])
     steps = info.get("steps")
     burn = info.get("burn") or 0
-    rows = []
+    rows, arviz_rows = [], []
     for name, p in (info.get("parameters") or {}).items():
         tau = p.get("tau_int")
         ratio = (
@@ -216,7 +242,22 @@ def convergence_tables(info: dict) -> list[Table]:
             else None
         )
         rows.append([name, fmt(tau, 3), fmt(p.get("ess"), 3), fmt(ratio, 3)])
+        if any(k in p for k in _ARVIZ_KEYS):
+            arviz_rows.append(
+                [name, *(fmt(p.get(k), 4 if k == "rhat" else 3) for k in _ARVIZ_KEYS)]
+            )
     tables = [Table(header=["quantity", "value"], rows=summary, caption="Sampling run")]
+    if arviz_rows:
+        tables.append(
+            Table(
+                header=["parameter", "R-hat", "ESS bulk", "ESS tail", "posterior / prior width"],
+                rows=arviz_rows,
+                caption=(
+                    "ArviZ diagnostics (walkers as chains) and posterior sd / prior sd: near 1, "
+                    "the data hardly constrain the parameter and its prior speaks"
+                ),
+            )
+        )
     if rows:
         tables.append(
             Table(

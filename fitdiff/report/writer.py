@@ -21,6 +21,7 @@ from .sections import (
     comparison_table,
     convergence_info,
     convergence_tables,
+    evidence_table,
     finite_or_nan,
     fit_statistics_table,
     input_records,
@@ -310,6 +311,8 @@ def build_report(run: RunData, figs: _Figures) -> tuple[str, list[Note], list[Se
         if isinstance(comparison, list) and comparison:
             stats.blocks.append(comparison_table(comparison))
         sections.append(stats)
+    if run.evidence is not None:
+        sections.append(Section("Evidence", "evidence", [evidence_table(run.evidence)]))
     posterior = _posterior_section(run, figs)
     if posterior is not None:
         sections.append(posterior)
