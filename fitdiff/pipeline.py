@@ -2,7 +2,8 @@
 
 ``run(ANALYSIS.toml, RUN/)`` strings the layers together in one direction::
 
-    load -> extract -> transient -> fit -> sample (if [sample]) -> report
+    load -> extract -> transient -> fit -> sample (if [sample]) -> evidence (if [evidence])
+    -> report
 
 Each stage writes its outputs into ``RUN/`` (atomically, through the layer that owns them) and
 then a stage record ``RUN/stages/<stage>.json`` holding the *key* of the stage - a SHA-256 over
@@ -41,7 +42,7 @@ from .atomic import write_json
 from .errors import ConfigError, FitdiffError
 
 #: Stage names in the order they run.
-STAGES = ("load", "extract", "transient", "fit", "sample", "report")
+STAGES = ("load", "extract", "transient", "fit", "sample", "evidence", "report")
 #: Where the stage records live inside a run directory.
 RECORDS_DIR = "stages"
 #: Packages whose versions provenance.json records (those whose numbers shape the results).
@@ -55,6 +56,8 @@ DEPENDENCIES = (
     "tifffile",
     "matplotlib",
     "corner",
+    "dynesty",
+    "arviz",
 )
 
 
@@ -725,6 +728,27 @@ class _Pipeline:
         self.keys["sample"] = result.key
         return result
 
+    def evidence(self) -> StageResult:
+        if "evidence" not in self.raw:
+            return self.runner.skip("evidence")
+        from .evidence_stage import EVIDENCE_FILE, run_evidence
+
+        inputs = {"fit": self.keys["fit"], "evidence": self.analysis.config["evidence"]}
+
+        def work():
+            # an interrupted run left RUN/evidence.ckpt: run_evidence resumes it
+            run_evidence(
+                self.analysis,
+                self.run_dir,
+                widths=self._extracted(),
+                progress=self.runner.progress is not None and self.runner.progress.bar is not None,
+            )
+            return [EVIDENCE_FILE]
+
+        result = self.runner.run("evidence", inputs, work)
+        self.keys["evidence"] = result.key
+        return result
+
     # -- report --------------------------------------------------------------------------
     def report(self, write_provenance: Callable[[], None]) -> StageResult:
         from .report import write_report
@@ -774,7 +798,8 @@ def run(
     out_dir : str or pathlib.Path
         The run directory; created if missing. Outputs: ``measurements.json``, ``widths.csv``,
         ``transient.csv``, ``analysis.json``, ``results.json``, ``best_fit.csv``, with
-        ``[sample]`` also ``chain.h5``, ``posterior.json``, ``posterior_predictive.csv``, then
+        ``[sample]`` also ``chain.h5``, ``posterior.json``, ``posterior_predictive.csv``,
+        ``posterior.nc``, with ``[evidence]`` ``evidence.json``, then
         ``provenance.json``, ``report.html``, ``report.md``, ``figures/`` and the stage
         records ``stages/<stage>.json``.
     force : bool or iterable of str
@@ -842,6 +867,7 @@ def run(
         pipe.transient()
         pipe.fit()
         pipe.sample()
+        pipe.evidence()
         pipe.report(write_provenance)
     finally:
         progress.close()

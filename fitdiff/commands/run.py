@@ -13,7 +13,7 @@ def register(subparsers) -> None:
         help="run an analysis end to end: load, extract, transient D, fit, sample, report",
         description=(
             "Run ANALYSIS.toml end to end into RUN/: load -> extract -> transient -> fit -> "
-            "sample (if [sample] is present) -> report. Finished stages whose inputs and "
+            "sample (if [sample] is present) -> evidence (if [evidence] is present) -> report. Finished stages whose inputs and "
             "settings are unchanged are reused; --force redoes them."
         ),
     )
@@ -31,9 +31,19 @@ def register(subparsers) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from ..fitting.evidence import EvidenceInterrupted
     from ..pipeline import run
 
-    summary = run(args.analysis, args.out, force=args.force, quiet=args.quiet)
+    try:
+        summary = run(args.analysis, args.out, force=args.force, quiet=args.quiet)
+    except EvidenceInterrupted as exc:
+        where = f"its checkpoint is {exc.checkpoint}" if exc.checkpoint else "no checkpoint yet"
+        print(
+            f"fitdiff run: interrupted during the evidence stage; {where}: rerun the same "
+            "command to resume (finished stages are reused)",
+            file=sys.stderr,
+        )
+        return 130
     if not args.quiet:
         ran = ", ".join(summary.ran) or "none"
         reused = ", ".join(summary.reused) or "none"

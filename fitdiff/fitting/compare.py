@@ -1,4 +1,4 @@
-"""Model comparison (AIC/BIC tables), best-fit tables and posterior-predictive bands."""
+"""Model comparison (AIC/BIC and Bayes-factor tables), best-fit tables and predictive bands."""
 
 from __future__ import annotations
 
@@ -49,6 +49,79 @@ def compare_models(results: dict[str, FitResult]) -> pd.DataFrame:
     w = np.exp(-0.5 * df["delta_aic"].astype(float))
     df["aic_weight"] = w / w.sum()
     return df.sort_values("aic")
+
+
+#: Jeffreys' grades of a Bayes factor B (Jeffreys, Theory of Probability, 3rd ed. 1961,
+#: App. B, in the form tabulated by Kass & Raftery, JASA 90, 773 (1995)): B < 10^(1/2)
+#: "not worth more than a bare mention", < 10 "substantial", < 100 "strong", else "decisive".
+#: Upper ends in ln B: ln 10^(1/2) = 1.151, ln 10 = 2.303, ln 100 = 4.605.
+JEFFREYS = (
+    (0.5 * np.log(10.0), "not worth more than a bare mention"),
+    (np.log(10.0), "substantial"),
+    (np.log(100.0), "strong"),
+    (np.inf, "decisive"),
+)
+
+
+def jeffreys_grade(ln_b: float) -> str:
+    """Verbal strength of evidence for a Bayes factor with natural log ``ln_b`` ≥ 0."""
+    for upper, words in JEFFREYS:
+        if ln_b < upper:
+            return words
+    return JEFFREYS[-1][1]
+
+
+_TABLE_KEYS = ("model", "ndata", "k", "chi2", "aic", "bic", "lnZ", "lnZ_err")
+
+
+def evidence_table(entries: dict[str, dict]) -> pd.DataFrame:
+    """Model-comparison table with AIC, BIC, ln Z and Bayes factors against the best model.
+
+    Parameters
+    ----------
+    entries : dict of str to dict
+        Label → ``model`` (description), ``ndata``, ``k`` (free parameters), ``chi2``,
+        ``aic``, ``bic`` (least squares; None where not fitted), ``lnZ``, ``lnZ_err``
+        (nested sampling; None where not run). All must share ``ndata`` where given.
+
+    Returns
+    -------
+    DataFrame
+        Index = label; columns ``model, ndata, k, chi2, aic, bic, delta_aic, delta_bic, lnZ,
+        lnZ_err, ln_B, ln_B_err, jeffreys``: ``ln_B`` = ln Z − ln Z of the best (highest)
+        model (≤ 0), its error the two errors in quadrature, ``jeffreys`` the grade of the
+        best model's evidence over this one. Sorted by ln Z (best first), then BIC.
+    """
+    if not entries:
+        raise FitError("the comparison needs at least one model")
+    unknown = {k for e in entries.values() for k in e} - set(_TABLE_KEYS)
+    if unknown:
+        raise FitError(f"unknown comparison keys {sorted(unknown)} (allowed: {_TABLE_KEYS})")
+    ndata = {e.get("ndata") for e in entries.values()} - {None}
+    if len(ndata) > 1:
+        raise FitError(
+            f"the models were fitted to different numbers of points {sorted(ndata)}: "
+            "their χ², AIC, BIC and evidences are not comparable"
+        )
+    df = pd.DataFrame({label: {k: e.get(k) for k in _TABLE_KEYS} for label, e in entries.items()}).T
+    for col in _TABLE_KEYS[1:]:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    df["delta_aic"] = df["aic"] - df["aic"].min()
+    df["delta_bic"] = df["bic"] - df["bic"].min()
+    best = df["lnZ"].idxmax() if df["lnZ"].notna().any() else None
+    if best is None:
+        df["ln_B"] = df["ln_B_err"] = np.nan
+    else:
+        df["ln_B"] = df["lnZ"] - df.loc[best, "lnZ"]
+        df["ln_B_err"] = np.hypot(df["lnZ_err"], df.loc[best, "lnZ_err"])
+        df.loc[best, "ln_B_err"] = 0.0
+    df["jeffreys"] = [
+        "" if not np.isfinite(b) else ("best" if label == best else jeffreys_grade(-b))
+        for label, b in df["ln_B"].items()
+    ]
+    df.index.name = "run"
+    order = df.assign(_z=-df["lnZ"].fillna(-np.inf), _b=df["bic"]).sort_values(["_z", "_b"])
+    return df.loc[order.index]
 
 
 def best_fit_table(objective: Objective, theta) -> pd.DataFrame:

@@ -46,6 +46,11 @@ walkers = 8
 steps = 300
 burn = 100
 seed = {seed}
+
+[evidence]
+n_live = 50
+bound = "single"
+seed = 5
 """
 
 
@@ -56,7 +61,7 @@ def write_analysis(
     sample_seed: int | None = 11,
     name: str = "analysis.toml",
 ) -> Path:
-    """Write an analysis file into ``folder``; ``sample_seed=None`` leaves out ``[sample]``."""
+    """Write an analysis file into ``folder``; ``sample_seed=None`` leaves out ``[sample]`` and ``[evidence]``."""
     sample = "" if sample_seed is None else SAMPLE.format(seed=sample_seed)
     path = folder / name
     path.write_text(ANALYSIS.format(file=file, sample=sample), encoding="utf-8")

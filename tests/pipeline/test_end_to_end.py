@@ -28,6 +28,8 @@ RUN_FILES = (
     "chain.h5",
     "posterior.json",
     "posterior_predictive.csv",
+    "posterior.nc",
+    "evidence.json",
     "provenance.json",
     "report.html",
     "report.md",
@@ -88,6 +90,9 @@ def test_run_writes_every_file_and_recovers_the_truth(project):
     # The report shows the fitted value table with its unit.
     html = (run_dir / "report.html").read_text()
     assert "D_cm2_s" in html and "cm²/s" in html
+    # ... and the run's own ln Z from evidence.json
+    ev = json.loads((run_dir / "evidence.json").read_text())
+    assert "Bayesian evidence" in html and str(int(ev["lnZ"])) in html
 
 
 @pytest.mark.slow
@@ -106,11 +111,11 @@ def test_rerun_reuses_and_settings_changes_redo_only_what_depends_on_them(projec
         k: v for k, v in before.items() if k not in rewritten
     }
 
-    # A new sampler seed redoes sample and report only.
+    # A new sampler seed redoes sample and report only (the evidence has its own seed).
     write_analysis(project, sample_seed=12)
     changed = run(analysis, run_dir, quiet=True)
     assert changed.ran == ["sample", "report"]
-    assert changed.reused == ["load", "extract", "transient", "fit"]
+    assert changed.reused == ["load", "extract", "transient", "fit", "evidence"]
 
     # --force (through the CLI) redoes every stage and gives the same least-squares result.
     old = json.loads((run_dir / "results.json").read_text())["parameters"]
