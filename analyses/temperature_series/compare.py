@@ -5,8 +5,10 @@
 Runs ``classical.toml`` and ``quantum.toml`` with :func:`fitdiff.pipeline.run` (each RUN
 directory gets its full report), then writes next to this script:
 
-* ``comparison.csv`` - χ², AIC, BIC, ΔAIC, ΔBIC and Akaike weights of the two models
-  (:func:`fitdiff.fitting.compare_models`), with the fitted deformation potential;
+* ``comparison.csv`` and ``comparison.md`` - k, χ², AIC, BIC, ln Z ± error (nested sampling,
+  the ``[evidence]`` stage), the Bayes factor against the better model and its Jeffreys grade
+  (:func:`fitdiff.comparison.compare_runs`, as ``fitdiff compare`` prints it), with the fitted
+  deformation potential;
 * ``D_of_T.png`` - the per-temperature D of each measurement (a straight-line fit of its own
   w²(t), :func:`fitdiff.linear_diffusion`) with both fitted D(T) curves, the true curve of the
   example data and the ħ/M floor of seed 000.
@@ -18,7 +20,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib.pyplot as plt
 
     from fitdiff import physics
-    from fitdiff.fitting import compare_models
+    from fitdiff.comparison import compare_runs, format_table, write_table
     from fitdiff.pipeline import run
     from fitdiff.units import hbar_over_mass_cm2_s
 
@@ -75,20 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = json.loads((summary.run_dir / "results.json").read_text())
         print(f"{name}: report {summary.report_html}", file=sys.stderr)
 
-    # compare_models reads only these attributes of a FitResult; results.json holds them.
-    table = compare_models(
-        {
-            name: SimpleNamespace(
-                **{k: r[k] for k in ("ndata", "nvarys", "chi2", "redchi", "aic", "bic")}
-            )
-            for name, r in results.items()
-        }
-    )
+    table = compare_runs([runs / name for name in MODELS], labels=list(MODELS))
+    write_table(table, HERE / "comparison.md")
     table["xi_eV"] = [results[n]["parameters"]["xi_eV"]["value"] for n in table.index]
     table["xi_err_eV"] = [results[n]["parameters"]["xi_eV"]["stderr"] for n in table.index]
-    table.index.name = "model"
-    table.to_csv(HERE / "comparison.csv", float_format="%.6g")
-    print(table.to_string(), file=sys.stderr)
+    write_table(table, HERE / "comparison.csv")
+    print(format_table(table), file=sys.stderr)
 
     config = json.loads((runs / "quantum" / "analysis.json").read_text())
     points = per_dataset_D(runs / "quantum", config["fit"]["t_range_ps"])
