@@ -126,3 +126,27 @@ def test_evidence_table_refuses_different_data():
     t = evidence_table({"a": {"ndata": 10, "bic": 5.0}, "b": {"ndata": 10, "bic": 3.0}})
     assert list(t.index) == ["b", "a"] and t["ln_B"].isna().all()
     assert t.loc["a", "delta_bic"] == pytest.approx(2.0, abs=0)
+
+
+@pytest.mark.slow
+def test_temperature_series_bayes_factor_agrees_with_bic(tmp_path):
+    """The shipped temperature series (analyses/temperature_series): ln B(weak localisation :
+    classical) has the sign of −ΔBIC (Schwarz: ln B ≈ −ΔBIC/2 for large N)."""
+    from fitdiff.analysis import load_analysis, load_tables, run_fit
+    from fitdiff.comparison import compare_runs
+    from fitdiff.evidence_stage import run_evidence
+
+    folder = Path(__file__).resolve().parents[1] / "analyses" / "temperature_series"
+    analyses = {m: load_analysis(folder / f"{m}.toml") for m in ("quantum", "classical")}
+    tables = load_tables(analyses["quantum"])  # same images and [extract] in both files
+    for name, a in analyses.items():
+        run_fit(a, tmp_path / name, tables=tables)
+        # few live points: lnZ_err ~ 1 nat against an ln B of ~ 100
+        run_evidence(a, tmp_path / name, tables=tables, n_live=40)
+    table = compare_runs([tmp_path / "quantum", tmp_path / "classical"])
+    assert list(table.index) == ["quantum", "classical"]
+    ln_b = -table.loc["classical", "ln_B"]  # ln Z(quantum) − ln Z(classical)
+    delta_bic = table.loc["classical", "bic"] - table.loc["quantum", "bic"]
+    assert ln_b > 5 * table.loc["classical", "ln_B_err"] and delta_bic > 0
+    # Schwarz's approximation within 10 %: both models have k = 6 and the same priors' widths
+    assert ln_b == pytest.approx(delta_bic / 2.0, rel=0.1)
