@@ -85,6 +85,7 @@ Schema (every section is optional except ``[model]`` and the data; unknown keys 
     dlogz = 0.1                  # stop when the remaining volume adds < dlogz to ln Z (nats)
     seed = 12345
     bound = "multi"              # dynesty's bounding region: "multi" ellipsoids or "single"
+    sample = "auto"              # dynesty's sampler: auto, unif, rwalk, slice, rslice
     # every free parameter needs a proper prior: finite [min, max] or a normal prior
 
     [report]                     # read by fitdiff.report; validated here
@@ -178,7 +179,13 @@ _SAMPLE_DEFAULTS = {
     "predictive_draws": 200,
 }
 #: ``[evidence]``: dynesty live points, stopping tolerance on ln Z (nats), seed, bounding region
-_EVIDENCE_DEFAULTS = {"n_live": 500, "dlogz": 0.1, "seed": 12345, "bound": "multi"}
+_EVIDENCE_DEFAULTS = {
+    "n_live": 500,
+    "dlogz": 0.1,
+    "seed": 12345,
+    "bound": "multi",
+    "sample": "auto",
+}
 _REPORT_KEYS = ("title", "formats", "figures", "corner", "dpi")
 _TRANSIENT_KEYS = ("window", "t_range_ps", "method")
 #: noise-inflation parameter added by ``[model] noise_inflation = true`` (PHYSICS.md §4)
@@ -530,12 +537,13 @@ def _evidence(cfg) -> dict:
         out["dlogz"] = _number(cfg["dlogz"], "evidence.dlogz", lo=1e-6)
     if "seed" in cfg:
         out["seed"] = _number(cfg["seed"], "evidence.seed", lo=0, integer=True)
-    if "bound" in cfg:
-        from .fitting.evidence import BOUNDS
+    from .fitting.evidence import BOUNDS, SAMPLERS
 
-        if cfg["bound"] not in BOUNDS:
-            raise ConfigError(f"evidence.bound: {cfg['bound']!r} is not one of {list(BOUNDS)}")
-        out["bound"] = cfg["bound"]
+    for key, allowed in (("bound", BOUNDS), ("sample", SAMPLERS)):
+        if key in cfg:
+            if cfg[key] not in allowed:
+                raise ConfigError(f"evidence.{key}: {cfg[key]!r} is not one of {list(allowed)}")
+            out[key] = cfg[key]
     return out
 
 

@@ -60,6 +60,7 @@ def run_evidence(
         dlogz=cfg["dlogz"],
         seed=cfg["seed"],
         bound=cfg["bound"],
+        sample=cfg["sample"],
         checkpoint_path=checkpoint,
         progress=progress,
     )

@@ -34,6 +34,8 @@ CHECKPOINT_SECONDS = 10.0
 _FP_ATTR = "fitdiff_fingerprint"
 #: dynesty bounding regions offered (``[evidence] bound``).
 BOUNDS = ("multi", "single")
+#: dynesty sampling methods offered (``[evidence] sample``).
+SAMPLERS = ("auto", "unif", "rwalk", "slice", "rslice")
 
 
 class EvidenceInterrupted(KeyboardInterrupt):
@@ -167,6 +169,7 @@ def evidence(
     dlogz: float = 0.1,
     seed: int | None = None,
     bound: str = "multi",
+    sample: str = "auto",
     checkpoint_path: str | os.PathLike | None = None,
     progress: bool = False,
 ) -> Evidence:
@@ -185,6 +188,10 @@ def evidence(
     bound : {"multi", "single"}
         dynesty's bounding region: several ellipsoids (robust to multimodal or curved
         posteriors; dynesty's default) or one (much less overhead on unimodal posteriors).
+    sample : {"auto", "unif", "rwalk", "slice", "rslice"}
+        How dynesty draws a new live point inside the bound (its ``sample``): uniform draws
+        waste calls when the likelihood contour fills little of the ellipsoid (curved or
+        thin posteriors); random walks and slices cost a fixed ~20-40 calls per point.
     checkpoint_path : path, optional
         Pickle of the sampler written every :data:`CHECKPOINT_SECONDS` and at the end; resumed
         when it belongs to the same objective and settings.
@@ -209,9 +216,12 @@ def evidence(
         raise FitError(f"evidence.dlogz = {dlogz} must be > 0")
     if bound not in BOUNDS:
         raise FitError(f"evidence.bound = {bound!r} is not one of {list(BOUNDS)}")
+    if sample not in SAMPLERS:
+        raise FitError(f"evidence.sample = {sample!r} is not one of {list(SAMPLERS)}")
     transform = PriorTransform(objective)  # raises on an improper prior before any work
     fingerprint = (
         f"{objective.fingerprint()}:n_live={n_live}:dlogz={dlogz!r}:seed={seed}:bound={bound}"
+        f":sample={sample}"
         f":dynesty={dynesty.__version__}"
     )
     path = None if checkpoint_path is None else Path(checkpoint_path)
@@ -224,6 +234,7 @@ def evidence(
             ndim,
             nlive=n_live,
             bound=bound,
+            sample=sample,
             rstate=np.random.default_rng(seed),
         )
         setattr(sampler, _FP_ATTR, fingerprint)
