@@ -128,3 +128,47 @@ def test_evidence_section_is_validated(linear_gaussian, extra, match):
     toml.write_text(text.replace("seed = 11", f"seed = 11\n{extra}"))
     with pytest.raises(ConfigError, match=match):
         load_analysis(toml)
+
+
+def _objective():
+    from fitdiff.fitting import LinearModel, Normal, Objective, WidthsData, make_parameters
+
+    model = LinearModel()
+    params = make_parameters(model, w0_2_um2=1.0, D_cm2_s=1.5)
+    params["w0_2_um2"].min = -np.inf
+    priors = {"w0_2_um2": Normal(MU[0], SIGMA[0]), "D_cm2_s": Normal(MU[1], SIGMA[1])}
+    return Objective(model, WidthsData.from_frame(linear_widths(3)), params, priors)
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    from fitdiff.fitting import evidence as ev_module
+
+    objective = _objective()
+    settings = dict(n_live=40, dlogz=1.0, seed=4, bound="single")
+    whole = ev_module.evidence(objective, **settings)
+
+    ckpt = tmp_path / "evidence.ckpt"
+    monkeypatch.setattr(ev_module, "CHECKPOINT_SECONDS", 0.0)  # checkpoint every iteration
+    calls = {"n": 0}
+    original = ev_module.LogLikelihood.__call__
+
+    def interrupting(self, theta):
+        calls["n"] += 1
+        if calls["n"] == 300:
+            raise KeyboardInterrupt
+        return original(self, theta)
+
+    monkeypatch.setattr(ev_module.LogLikelihood, "__call__", interrupting)
+    with pytest.raises(ev_module.EvidenceInterrupted) as info:
+        ev_module.evidence(objective, checkpoint_path=ckpt, **settings)
+    assert info.value.checkpoint == ckpt and ckpt.exists()
+    monkeypatch.setattr(ev_module.LogLikelihood, "__call__", original)
+    resumed = ev_module.evidence(objective, checkpoint_path=ckpt, **settings)
+    assert resumed.resumed and resumed.message.startswith("resumed checkpoint at iteration")
+    # the checkpoint holds dynesty's random state: the resumed run is the uninterrupted one
+    assert resumed.lnZ == pytest.approx(whole.lnZ, abs=1e-9)
+    assert resumed.n_iter == whole.n_iter
+
+    # other settings do not resume another run's checkpoint
+    other = ev_module.evidence(objective, checkpoint_path=ckpt, **{**settings, "seed": 5})
+    assert not other.resumed and "changed" in other.message
