@@ -112,19 +112,23 @@ def to_inference_data(
                 predictive[t.data.label][w, j] = _replicate(t, vals, rng)
     from .. import __version__
 
-    return az.from_dict(
-        posterior=post,
-        sample_stats={"lp": lp},
-        observed_data=observed,
-        posterior_predictive=predictive,
-        coords=coords,
-        dims=dims,
-        attrs={
-            "inference_library": "emcee",
-            "created_by": f"fitdiff {__version__}",
-            "chains_are": "emcee walkers",
-            "burn": posterior.burn,
-            "thin": posterior.thin,
-            "units": "; ".join(f"{n}: {posterior.units.get(n, '')}" for n in posterior.names),
-        },
-    )
+    attrs = {
+        "inference_library": "emcee",
+        "created_by": f"fitdiff {__version__}",
+        "chains_are": "emcee walkers",
+        "burn": posterior.burn,
+        "thin": posterior.thin,
+        "units": "; ".join(f"{n}: {posterior.units.get(n, '')}" for n in posterior.names),
+    }
+    with warnings.catch_warnings():
+        # ArviZ guesses a (draw, chain) mix-up when walkers outnumber draws; the shape is right
+        warnings.filterwarnings("ignore", message="More chains", category=UserWarning)
+        return az.from_dict(
+            posterior=post,
+            sample_stats={"lp": lp},
+            observed_data=observed,
+            posterior_predictive=predictive,
+            coords=coords,
+            dims=dims,
+            attrs=attrs,
+        )
