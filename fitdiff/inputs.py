@@ -95,8 +95,9 @@ def run_inputs(analysis) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"fitdiff": version, "config": resolved configuration (without its ``source``
-        path), "files": file_records(config)}``. Hash a part of it with :func:`digest`.
+        ``{"fitdiff": version, "sections": the sections the file gives (``sample`` among
+        them means "sample"), "config": resolved configuration (without its ``source`` path),
+        "files": file_records(config)}``. Hash a part of it with :func:`digest`.
 
     Raises
     ------
@@ -104,7 +105,12 @@ def run_inputs(analysis) -> dict[str, Any]:
         A referenced file cannot be read.
     """
     config = {k: v for k, v in jsonable(analysis.config).items() if k != "source"}
-    return {"fitdiff": __version__, "config": config, "files": file_records(config)}
+    return {
+        "fitdiff": __version__,
+        "sections": sorted(analysis.raw),
+        "config": config,
+        "files": file_records(config),
+    }
 
 
 def run_inputs_of(analysis_path: str | Path, overrides: Mapping[str, Any] | None = None):
@@ -113,10 +119,9 @@ def run_inputs_of(analysis_path: str | Path, overrides: Mapping[str, Any] | None
     What a campaign calls for each measurement (the template plus that measurement's
     overrides). Raises :class:`~fitdiff.errors.ConfigError` for a bad analysis or override.
     """
-    from .pipeline import read_analysis
+    from .analysis import load_analysis
 
-    analysis, _ = read_analysis(analysis_path, overrides)
-    return run_inputs(analysis)
+    return run_inputs(load_analysis(analysis_path, overrides))
 
 
 def _files(record: Mapping[str, Any], kinds: tuple[str, ...]) -> list[list]:
@@ -185,7 +190,8 @@ def part(record: Mapping[str, Any], name: str) -> dict[str, Any]:
     if name == "report":
         sample = {k: v for k, v in cfg["sample"].items() if k not in _NO_EFFECT_SAMPLE_KEYS}
         config = {**cfg, "sample": sample}
-        return {**out, "config": config, "files": _files(record, (*FILE_KINDS, "model"))}
+        files = _files(record, (*FILE_KINDS, "model"))
+        return {**out, "sections": record["sections"], "config": config, "files": files}
     raise KeyError(f"unknown run-inputs part {name!r}; known: {PARTS}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _positive_int(text: str) -> int:
@@ -36,9 +37,20 @@ def register(subparsers) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     from ..analysis import load_analysis, run_sample
+    from ..pipeline import run_recorded
 
     progress = not args.quiet and sys.stderr.isatty()
-    post = run_sample(load_analysis(args.analysis), args.out, steps=args.steps, progress=progress)
+    # --steps is an override like any other: [sample] burn, when not set, follows it.
+    overrides = {"sample": {"steps": args.steps}} if args.steps is not None else None
+    analysis = load_analysis(args.analysis, overrides)
+    outputs = ["chain.h5", "posterior.json", "posterior_predictive.csv"]
+    # Recorded as the pipeline's sample stage: a later `fitdiff run` reuses it.
+    post = run_recorded(
+        "sample",
+        analysis,
+        args.out,
+        lambda: (run_sample(analysis, args.out, progress=progress), outputs),
+    )
     summary = post.summary()
     print(
         f"walkers = {post.walkers}, steps = {post.steps}, burn = {post.burn}, "
@@ -51,5 +63,5 @@ def _main(args: argparse.Namespace) -> int:
             f"(tau_int {row['tau_int']:.1f}, ess {row['ess']:.0f})".rstrip()
         )
     print(post.message)
-    print(f"wrote {args.out}/posterior.json")
+    print(f"wrote {Path(args.out) / 'posterior.json'}")
     return 0

@@ -301,7 +301,9 @@ class Objective:
     def fingerprint(self) -> str:
         """SHA-256 of everything the posterior depends on (model, data, parameter setup, priors).
 
-        Start values of free parameters are excluded: they do not change the posterior.
+        Start values of free parameters are excluded: they do not change the posterior. So are
+        the current values of expression parameters (their ``expr`` text is in): lmfit
+        overwrites them on every evaluation, so they say nothing about the posterior.
         """
         h = hashlib.sha256()
         spec = {
@@ -314,7 +316,7 @@ class Objective:
                     p.expr,
                     repr(p.min),
                     repr(p.max),
-                    None if n in self.names else repr(p.value),
+                    None if n in self.names or p.expr else repr(p.value),
                 ]
                 for n, p in self.parameters.items()
             },
