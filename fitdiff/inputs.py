@@ -30,6 +30,9 @@ from .errors import ConfigError
 #: (images first: the report reads the first record as the raw measurement).
 FILE_KINDS = ("file", "widths", "pl", "table", "covariance")
 
+#: The files the load, extract and transient stages read (the covariance enters at the fit).
+TABLE_KINDS = ("file", "widths", "pl", "table")
+
 #: The parts of the record, by the stage (or chain) that reads them, in pipeline order.
 PARTS = ("load", "extract", "transient", "fit", "chain", "sample", "report")
 
@@ -139,7 +142,8 @@ def part(record: Mapping[str, Any], name: str) -> dict[str, Any]:
         One of :data:`PARTS`:
 
         ``load``
-            the data files' content and each dataset's calibration;
+            the data files' content (images and tables, not the covariance) and each
+            dataset's calibration;
         ``extract``, ``transient``
             that plus ``[extract]`` (plus ``[transient]``);
         ``fit``
@@ -164,10 +168,10 @@ def part(record: Mapping[str, Any], name: str) -> dict[str, Any]:
     out: dict[str, Any] = {"fitdiff": record["fitdiff"]}
     if name in ("load", "extract", "transient"):
         out["datasets"] = [
-            {k: d[k] for k in ("label", *FILE_KINDS, "calibration") if k in d}
+            {k: d[k] for k in ("label", *TABLE_KINDS, "calibration") if k in d}
             for d in cfg["datasets"]
         ]
-        out["files"] = _files(record, FILE_KINDS)
+        out["files"] = _files(record, TABLE_KINDS)
         if name != "load":
             out["extract"] = cfg["extract"]
         if name == "transient":
