@@ -6,6 +6,8 @@ import argparse
 import math
 from pathlib import Path
 
+from ._args import analysis_and_run_dir
+
 
 def register(subparsers) -> None:
     """Add the ``fit`` sub-command to ``subparsers``."""
@@ -17,8 +19,7 @@ def register(subparsers) -> None:
             "residuals). Writes RUN/analysis.json, RUN/results.json and RUN/best_fit.csv."
         ),
     )
-    parser.add_argument("analysis", metavar="ANALYSIS.toml", help="the analysis file")
-    parser.add_argument("-o", "--out", metavar="RUN", required=True, help="run directory")
+    analysis_and_run_dir(parser)
     parser.set_defaults(func=_main)
 
 

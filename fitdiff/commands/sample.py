@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._args import analysis_and_run_dir
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -28,8 +30,7 @@ def register(subparsers) -> None:
             "with unchanged data, model and priors resumes it up to the requested steps."
         ),
     )
-    parser.add_argument("analysis", metavar="ANALYSIS.toml", help="the analysis file")
-    parser.add_argument("-o", "--out", metavar="RUN", required=True, help="run directory")
+    analysis_and_run_dir(parser)
     parser.add_argument("--steps", type=_positive_int, help="override [sample] steps")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_main)
