@@ -263,7 +263,7 @@ def _model(cfg, base: Path) -> tuple[ForwardModel, dict]:
     if kind == "diffusivity":
         out["method"] = cfg.get("method", "log")
         return DiffusivityModel(out["method"]), out
-    from .fitting.valleys import ValleysModel
+    from ..fitting.valleys import ValleysModel
 
     if "model" not in cfg:
         raise ConfigError("model.model: the valleys model needs model = 'MODEL.toml'")
