@@ -147,8 +147,8 @@ def part(record: Mapping[str, Any], name: str) -> dict[str, Any]:
         ``extract``, ``transient``
             that plus ``[extract]`` (plus ``[transient]``);
         ``fit``
-            the datasets, every file (covariance and MODEL.toml included), ``[extract]``,
-            ``[model]``, ``[parameters]``, ``[fit]``;
+            the datasets, every file (covariance and MODEL.toml included), ``[model]``,
+            ``[parameters]``, ``[fit]``, and ``[extract]`` when a dataset is an image;
         ``chain``
             the emcee chain's identity: the ``fit`` part with only the data window of
             ``[fit]``, plus ``[sample]`` walkers and seed;
@@ -180,8 +180,10 @@ def part(record: Mapping[str, Any], name: str) -> dict[str, Any]:
     if name in ("fit", "chain", "sample"):
         out["datasets"] = cfg["datasets"]
         out["files"] = _files(record, (*FILE_KINDS, "model"))
-        for key in ("extract", "model", "parameters"):
+        for key in ("model", "parameters"):
             out[key] = cfg[key]
+        if any("file" in d for d in cfg["datasets"]):  # widths extracted from an image
+            out["extract"] = cfg["extract"]
         sample = cfg["sample"]
         if name == "chain":
             out["fit"] = {k: v for k, v in cfg["fit"].items() if k in DATA_FIT_KEYS}

@@ -99,6 +99,15 @@ def test_each_part_changes_exactly_when_what_it_reads_changes(tmp_path):
     assert all(again[n] != changed[n] for n in PARTS)
 
 
+def test_extract_settings_do_not_touch_the_fit_of_a_widths_table(tmp_path):
+    toml = _project(tmp_path)
+    base = _digests(toml)
+    toml.write_text(toml.read_text() + "\n[extract]\nbin_t = 2\n", encoding="utf-8")
+    changed = _digests(toml)
+    assert changed["fit"] == base["fit"] and changed["chain"] == base["chain"]
+    assert changed["extract"] != base["extract"]
+
+
 def test_an_expression_enters_by_its_text(tmp_path):
     toml = _project(tmp_path)
     text = toml.read_text().replace("max = 5.0\n", 'max = 5.0\nexpr = "0.2 * D_cm2_s"\n')
