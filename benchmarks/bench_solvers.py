@@ -12,16 +12,12 @@ changes and its eigen-decomposition is redone) plus the solve.
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "solvers"))
-from solver_cases import three_valley, two_valley  # noqa: E402
-
-from fitdiff.solvers import ValleyModel, solve_moments, solve_spatial  # noqa: E402
+from fitdiff.solvers import ValleyModel, solve_moments, solve_spatial
+from fitdiff.testing import three_valley, two_valley
 
 
 def best_time(fn, repeat: int, number: int) -> float:

@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from fitting_sim import linear_widths, write_linear_analysis
 
 from fitdiff.analysis import load_analysis, run_fit, run_sample
 from fitdiff.cli import main
 from fitdiff.errors import ConfigError
 from fitdiff.extract import write_table_csv
+from fitdiff.testing import linear_widths, write_linear_analysis
 
 
 def _write(tmp_path, text):

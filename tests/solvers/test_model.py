@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from solver_cases import three_valley, two_valley
 
 from fitdiff.errors import ConfigError, ModelError
 from fitdiff.solvers import ValleyModel
+from fitdiff.testing import three_valley, two_valley
 from fitdiff.units import KB_MEV_PER_K
 
 

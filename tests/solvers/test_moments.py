@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
-from solver_cases import three_valley, two_valley
 
 from fitdiff.solvers import ValleyModel, solve_moments
 from fitdiff.solvers.linear import pulse_derivatives
+from fitdiff.testing import three_valley, two_valley
 from fitdiff.units import UM2_PS_PER_CM2_S
 
 T = np.linspace(0.0, 200.0, 201)
