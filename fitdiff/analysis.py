@@ -107,8 +107,6 @@ to any of these names. A temperature series sharing ``xi_eV`` and ``tau_dis_ps``
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -119,6 +117,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_json
+from .common import check_keys, hash_json
 from .errors import ConfigError, FitdiffError, LoadError
 from .fitting import (
     DiffusivityData,
@@ -184,18 +183,6 @@ def _extract_keys() -> tuple[str, ...]:
 
     params = inspect.signature(extract_widths).parameters
     return tuple(n for n in params if n != "m")
-
-
-def _check_keys(table, allowed, where: str) -> None:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: expected a table, got {table!r}")
-    for key in table:
-        if key not in allowed:
-            raise ConfigError(
-                f"{where}.{key}: unknown key (allowed: {', '.join(allowed)})"
-                if where
-                else f"{key}: unknown section (allowed: {', '.join(allowed)})"
-            )
 
 
 def _number(value, where: str, *, lo=-math.inf, hi=math.inf, integer=False):
@@ -264,7 +251,7 @@ class Analysis:
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
+        return hash_json(self.config)
 
     @property
     def labels(self) -> list[str]:
@@ -293,7 +280,7 @@ def load_analysis(path) -> Analysis:
 def analysis_from_dict(raw: dict, *, base_dir, path=None) -> Analysis:
     """Validate an already-parsed configuration; relative paths resolve against ``base_dir``."""
     base = Path(base_dir)
-    _check_keys(raw, _SECTIONS, "")
+    check_keys(raw, _SECTIONS, "", what="section")
     model, model_cfg = _model(raw.get("model"), base)
     table = {p.name: p for p in model.parameter_table()}
     if model_cfg["noise_inflation"]:
@@ -302,15 +289,15 @@ def analysis_from_dict(raw: dict, *, base_dir, path=None) -> Analysis:
     fit_cfg = _fit(raw.get("fit", {}))
     sample_cfg = _sample(raw.get("sample", {}))
     extract_cfg = dict(raw.get("extract", {}))
-    _check_keys(raw.get("extract", {}), _extract_keys(), "extract")
+    check_keys(raw.get("extract", {}), _extract_keys(), "extract")
     for key in ("t_range_ps", "x_range_um", "y_range_um", "background_t_range_ps"):
         if key in extract_cfg:
             extract_cfg[key] = _range(extract_cfg[key], f"extract.{key}")
     transient_cfg = raw.get("transient", {})
-    _check_keys(transient_cfg, _TRANSIENT_KEYS, "transient")
+    check_keys(transient_cfg, _TRANSIENT_KEYS, "transient")
     report_cfg = _report(raw.get("report", {}))
     params_raw = raw.get("parameters", {})
-    _check_keys(params_raw, tuple(table), "parameters")
+    check_keys(params_raw, tuple(table), "parameters")
     params, priors, mappings, resolved = _parameters(params_raw, datasets, table)
     config = {
         "source": str(path) if path else None,
@@ -346,7 +333,7 @@ def _model(cfg, base: Path) -> tuple[ForwardModel, dict]:
     kind = cfg.get("kind")
     if kind not in _MODEL_KEYS:
         raise ConfigError(f"model.kind: {kind!r} is not one of {list(_MODEL_KEYS)}")
-    _check_keys(cfg, _MODEL_KEYS[kind], "model")
+    check_keys(cfg, _MODEL_KEYS[kind], "model")
     out = {
         "kind": kind,
         "noise_inflation": _bool(cfg.get("noise_inflation", False), "model.noise_inflation"),
@@ -382,7 +369,7 @@ def _data_entry(entry: dict, where: str, base: Path, model: ForwardModel) -> dic
     if "covariance" in entry:
         out["covariance"] = _path(entry["covariance"], f"{where}.covariance", base)
     cal = entry.get("calibration", {})
-    _check_keys(cal, _CALIBRATION_KEYS, f"{where}.calibration")
+    check_keys(cal, _CALIBRATION_KEYS, f"{where}.calibration")
     out["calibration"] = {
         k: (
             _range(v, f"{where}.calibration.{k}")
@@ -416,7 +403,7 @@ def _datasets(raw: dict, base: Path, model: ForwardModel, table: dict) -> list[d
     if "data" in raw and "dataset" in raw:
         raise ConfigError("dataset: give either [data] or [[dataset]] tables, not both")
     if "data" in raw:
-        _check_keys(raw["data"], _DATA_KEYS, "data")
+        check_keys(raw["data"], _DATA_KEYS, "data")
         return [
             {
                 "label": "data",
@@ -462,9 +449,9 @@ def _datasets(raw: dict, base: Path, model: ForwardModel, table: dict) -> list[d
             if key in entry:
                 d[key] = _range(entry[key], f"{where}.{key}")
         overrides = entry.get("parameters", {})
-        _check_keys(overrides, tuple(table), f"{where}.parameters")
+        check_keys(overrides, tuple(table), f"{where}.parameters")
         for name, spec in overrides.items():
-            _check_keys(
+            check_keys(
                 spec, tuple(k for k in _PARAM_KEYS if k != "shared"), f"{where}.parameters.{name}"
             )
         d["parameters"] = overrides
@@ -473,7 +460,7 @@ def _datasets(raw: dict, base: Path, model: ForwardModel, table: dict) -> list[d
 
 
 def _fit(cfg) -> dict:
-    _check_keys(cfg, _FIT_KEYS, "fit")
+    check_keys(cfg, _FIT_KEYS, "fit")
     out = {
         "scale_covar": _bool(cfg.get("scale_covar", False), "fit.scale_covar"),
         "method": cfg.get("method", "leastsq"),
@@ -489,7 +476,7 @@ def _fit(cfg) -> dict:
 
 
 def _sample(cfg) -> dict:
-    _check_keys(cfg, tuple(_SAMPLE_DEFAULTS), "sample")
+    check_keys(cfg, tuple(_SAMPLE_DEFAULTS), "sample")
     out = dict(_SAMPLE_DEFAULTS)
     limits = {
         "walkers": 2,
@@ -510,7 +497,7 @@ def _sample(cfg) -> dict:
 
 
 def _report(cfg) -> dict:
-    _check_keys(cfg, _REPORT_KEYS, "report")
+    check_keys(cfg, _REPORT_KEYS, "report")
     out = dict(cfg)
     if "title" in out and not isinstance(out["title"], str):
         raise ConfigError("report.title: expected a string")
@@ -592,7 +579,7 @@ def _parameters(params_raw: dict, datasets: list[dict], table: dict):
     for name, info in table.items():
         spec = params_raw.get(name, {})
         where = f"parameters.{name}"
-        _check_keys(spec, _PARAM_KEYS, where)
+        check_keys(spec, _PARAM_KEYS, where)
         shared = _bool(spec.get("shared", True), f"{where}.shared")
         per = global_fit and (
             not shared or any(name in d["values"] or name in d["parameters"] for d in datasets)

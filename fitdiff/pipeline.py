@@ -20,7 +20,6 @@ not.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import platform
 import sys
@@ -38,6 +37,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10 (pyproject pins to
 
 from . import __version__
 from .atomic import write_json
+from .common import hash_json, jsonable, merge, sha256_file
 from .errors import ConfigError, FitdiffError
 
 #: Stage names in the order they run.
@@ -166,35 +166,9 @@ class RunSummary:
 # --- hashing --------------------------------------------------------------------------------
 
 
-def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
-    """Return the SHA-256 hex digest of a file's content (read in chunks: files can be large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def hash_settings(obj: Any) -> str:
     """Return the SHA-256 hex digest of a JSON-able object in canonical form (sorted keys)."""
-    text = json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _jsonable(obj: Any) -> Any:
-    """Turn paths, numpy scalars/arrays and tuples into plain JSON types, recursively."""
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        items = [_jsonable(v) for v in obj]
-        return sorted(items, key=repr) if isinstance(obj, (set, frozenset)) else items
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    return repr(obj)
+    return hash_json(obj)
 
 
 # --- progress -------------------------------------------------------------------------------
@@ -352,7 +326,7 @@ class StageRunner:
             {
                 "stage": name,
                 "key": key,
-                "inputs": _jsonable(inputs),
+                "inputs": jsonable(inputs),
                 "outputs": outputs,
                 "seconds": seconds,
                 "finished": _now(),
@@ -423,20 +397,6 @@ def _input_records(analysis) -> list[dict[str, Any]]:
 _PATH_KEYS = ("file", "widths", "pl", "table", "covariance")
 
 
-def _merge(base: Any, extra: Any) -> Any:
-    """Deep-merge ``extra`` into a copy of ``base``: tables merge key by key, values replace."""
-    if isinstance(base, dict) and isinstance(extra, dict):
-        out = dict(base)
-        for key, value in extra.items():
-            out[key] = _merge(base.get(key), value) if key in base else _merge(None, value)
-        return out
-    if isinstance(extra, dict):
-        return {k: _merge(None, v) for k, v in extra.items()}
-    if isinstance(extra, list):
-        return [_merge(None, v) for v in extra]
-    return extra
-
-
 def _absolute_override_paths(overrides: dict) -> dict:
     """Resolve relative file paths in ``overrides`` against the working directory.
 
@@ -496,7 +456,7 @@ def read_analysis(analysis_path: str | Path, overrides: Mapping[str, Any] | None
     if overrides:
         if not isinstance(overrides, Mapping):
             raise ConfigError(f"overrides: expected a table (dict), got {type(overrides).__name__}")
-        raw = _merge(raw, _absolute_override_paths(dict(overrides)))
+        raw = merge(raw, _absolute_override_paths(dict(overrides)))
     return analysis_from_dict(raw, base_dir=path.parent, path=path), raw
 
 
@@ -749,7 +709,7 @@ def _resumable(old: dict | None, settings: dict) -> bool:
     if old is None:
         return True
     before = dict(old.get("inputs", {}).get("sample", {}))
-    after = dict(_jsonable(settings))
+    after = dict(jsonable(settings))
     for d in (before, after):
         d.pop("steps", None)
         d.pop("predictive_draws", None)
@@ -870,7 +830,7 @@ def _provenance(
     return {
         "analysis": {"path": str(analysis.path), "sha256": sha256_file(analysis.path)},
         "inputs": pipe.inputs,
-        "overrides": _jsonable(overrides or {}),
+        "overrides": jsonable(overrides or {}),
         "seed": sample["seed"] if sample else None,
         "date": _now(),
         "started": started,
