@@ -110,11 +110,11 @@ measurements = ["**/T010K.tif"]
     [
         (
             "[campaign]\nanalysis = 'base.toml'\nmeasurements = ['data/*.tif']\nworkers = 3\n",
-            r"unknown key campaign\.workers",
+            r"campaign\.toml: campaign\.workers: unknown key \(allowed: analysis, measurements",
         ),
         (
             "[campaign]\nanalysis = 'base.toml'\nmeasurements = ['data/*.tif']\n[sample]\n",
-            r"unknown key sample",
+            r"campaign\.toml: sample: unknown section \(allowed: campaign, override, global\)",
         ),
         ("[campaign]\nmeasurements = ['data/*.tif']\n", r"campaign\.analysis must be a file"),
         (
