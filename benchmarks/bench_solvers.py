@@ -1,6 +1,6 @@
 """Speed of the exact moment solver against the spatial solvers (issue 5).
 
-Case: three WS2-like valleys at 77 K (tests/solvers/solver_cases.three_valley), 500 times,
+Case: three WS2-like valleys at 77 K (fitdiff.testing.three_valley), 500 times,
 Gaussian pulse and IRF on. Prints the time per evaluation, evaluations per second and the
 ratios to (a) the exact Hankel spatial solver and (b) a plain method-of-lines finite-volume
 PDE solve (BDF, sparse Jacobian), each asked for the same PL width w²_PL(t). "fit step" is

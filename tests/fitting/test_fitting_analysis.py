@@ -253,7 +253,7 @@ irf_fwhm_ps = 5.0
 
 
 def test_valleys_analysis_fits_widths_and_pl_jointly(tmp_path):
-    # MODEL_TOML is fitting_sim.TWO_VALLEYS; its values are the truth.
+    # MODEL_TOML is fitdiff.testing.TWO_VALLEYS; its values are the truth.
     from test_fitting_recovery import _valley_data
 
     widths, pl = _valley_data(5)
