@@ -30,6 +30,9 @@ from .errors import ConfigError
 #: (images first: the report reads the first record as the raw measurement).
 FILE_KINDS = ("file", "widths", "pl", "table", "covariance")
 
+#: The files the load, extract and transient stages read (the covariance enters at the fit).
+TABLE_KINDS = ("file", "widths", "pl", "table")
+
 #: The parts of the record, by the stage (or chain) that reads them, in pipeline order.
 PARTS = ("load", "extract", "transient", "fit", "chain", "sample", "report")
 
@@ -95,8 +98,9 @@ def run_inputs(analysis) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"fitdiff": version, "config": resolved configuration (without its ``source``
-        path), "files": file_records(config)}``. Hash a part of it with :func:`digest`.
+        ``{"fitdiff": version, "sections": the sections the file gives (``sample`` among
+        them means "sample"), "config": resolved configuration (without its ``source`` path),
+        "files": file_records(config)}``. Hash a part of it with :func:`digest`.
 
     Raises
     ------
@@ -104,7 +108,12 @@ def run_inputs(analysis) -> dict[str, Any]:
         A referenced file cannot be read.
     """
     config = {k: v for k, v in jsonable(analysis.config).items() if k != "source"}
-    return {"fitdiff": __version__, "config": config, "files": file_records(config)}
+    return {
+        "fitdiff": __version__,
+        "sections": sorted(analysis.raw),
+        "config": config,
+        "files": file_records(config),
+    }
 
 
 def run_inputs_of(analysis_path: str | Path, overrides: Mapping[str, Any] | None = None):
@@ -113,10 +122,9 @@ def run_inputs_of(analysis_path: str | Path, overrides: Mapping[str, Any] | None
     What a campaign calls for each measurement (the template plus that measurement's
     overrides). Raises :class:`~fitdiff.errors.ConfigError` for a bad analysis or override.
     """
-    from .pipeline import read_analysis
+    from .analysis import load_analysis
 
-    analysis, _ = read_analysis(analysis_path, overrides)
-    return run_inputs(analysis)
+    return run_inputs(load_analysis(analysis_path, overrides))
 
 
 def _files(record: Mapping[str, Any], kinds: tuple[str, ...]) -> list[list]:
@@ -134,7 +142,8 @@ def part(record: Mapping[str, Any], name: str) -> dict[str, Any]:
         One of :data:`PARTS`:
 
         ``load``
-            the data files' content and each dataset's calibration;
+            the data files' content (images and tables, not the covariance) and each
+            dataset's calibration;
         ``extract``, ``transient``
             that plus ``[extract]`` (plus ``[transient]``);
         ``fit``
@@ -159,10 +168,10 @@ def part(record: Mapping[str, Any], name: str) -> dict[str, Any]:
     out: dict[str, Any] = {"fitdiff": record["fitdiff"]}
     if name in ("load", "extract", "transient"):
         out["datasets"] = [
-            {k: d[k] for k in ("label", *FILE_KINDS, "calibration") if k in d}
+            {k: d[k] for k in ("label", *TABLE_KINDS, "calibration") if k in d}
             for d in cfg["datasets"]
         ]
-        out["files"] = _files(record, FILE_KINDS)
+        out["files"] = _files(record, TABLE_KINDS)
         if name != "load":
             out["extract"] = cfg["extract"]
         if name == "transient":
@@ -185,7 +194,8 @@ def part(record: Mapping[str, Any], name: str) -> dict[str, Any]:
     if name == "report":
         sample = {k: v for k, v in cfg["sample"].items() if k not in _NO_EFFECT_SAMPLE_KEYS}
         config = {**cfg, "sample": sample}
-        return {**out, "config": config, "files": _files(record, (*FILE_KINDS, "model"))}
+        files = _files(record, (*FILE_KINDS, "model"))
+        return {**out, "sections": record["sections"], "config": config, "files": files}
     raise KeyError(f"unknown run-inputs part {name!r}; known: {PARTS}")
 
 
