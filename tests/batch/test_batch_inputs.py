@@ -53,6 +53,7 @@ def _rows(result):
     return result.summary.set_index("measurement")
 
 
+@pytest.mark.slow  # five campaign runs of three tiny streaks
 def test_changed_covariance_redoes_exactly_the_measurements_that_read_it(campaign_path):
     root = campaign_path.parent
     out = root / "out"
