@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from fitting_sim import linear_widths, write_linear_analysis
 
 from fitdiff.analysis import load_analysis, run_fit, run_sample
 from fitdiff.cli import main
 from fitdiff.errors import ConfigError
 from fitdiff.extract import write_table_csv
+from fitdiff.testing import linear_widths, write_linear_analysis
 
 
 def _write(tmp_path, text):
@@ -253,7 +253,7 @@ irf_fwhm_ps = 5.0
 
 
 def test_valleys_analysis_fits_widths_and_pl_jointly(tmp_path):
-    # MODEL_TOML is fitting_sim.TWO_VALLEYS; its values are the truth.
+    # MODEL_TOML is fitdiff.testing.TWO_VALLEYS; its values are the truth.
     from test_fitting_recovery import _valley_data
 
     widths, pl = _valley_data(5)

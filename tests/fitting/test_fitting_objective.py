@@ -7,7 +7,6 @@ import math
 import lmfit
 import numpy as np
 import pytest
-from fitting_sim import linear_widths
 from scipy import optimize, stats
 
 from fitdiff.errors import FitError
@@ -20,6 +19,7 @@ from fitdiff.fitting import (
     least_squares,
     make_parameters,
 )
+from fitdiff.testing import linear_widths
 
 
 def _objective(seed=0, priors=None, ln_f=False, cov=None, **kw):

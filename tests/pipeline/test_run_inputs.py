@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fitting"))
-from fitting_sim import linear_widths  # noqa: E402
-
-from fitdiff.analysis import load_analysis  # noqa: E402
-from fitdiff.cli import main  # noqa: E402
-from fitdiff.extract import write_table_csv  # noqa: E402
-from fitdiff.inputs import PARTS, digest, part, run_inputs, run_inputs_of  # noqa: E402
-from fitdiff.pipeline import run  # noqa: E402
+from fitdiff.analysis import load_analysis
+from fitdiff.cli import main
+from fitdiff.extract import write_table_csv
+from fitdiff.inputs import PARTS, digest, part, run_inputs, run_inputs_of
+from fitdiff.pipeline import run
+from fitdiff.testing import linear_widths
 
 #: A linear-model analysis on a widths table (no image: no extraction, so runs are quick).
 ANALYSIS = """\
