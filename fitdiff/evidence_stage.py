@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .analysis import Analysis, _tables, build_objective, write_analysis_json
+from .analysis import Analysis, build_objective, load_tables, write_analysis_json
 from .atomic import write_json
 from .fitting.evidence import Evidence, evidence
 
@@ -51,7 +51,9 @@ def run_evidence(
     cfg = dict(analysis.config["evidence"])
     if n_live is not None:
         cfg["n_live"] = n_live
-    objective = build_objective(analysis, _tables(analysis, widths, tables))
+    objective = build_objective(
+        analysis, tables if tables is not None else load_tables(analysis, widths)
+    )
     write_analysis_json(analysis, run_dir)
     checkpoint = run_dir / CHECKPOINT
     result = evidence(

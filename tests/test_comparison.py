@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,9 +13,7 @@ from fitdiff.cli import main
 from fitdiff.errors import FitError
 from fitdiff.extract import write_table_csv
 from fitdiff.fitting.compare import evidence_table, jeffreys_grade
-
-sys.path.insert(0, str(Path(__file__).parent / "fitting"))
-from fitting_sim import linear_widths  # noqa: E402
+from fitdiff.testing import linear_widths
 
 ANALYSIS = """
 [data]

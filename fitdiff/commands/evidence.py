@@ -32,11 +32,18 @@ def _main(args: argparse.Namespace) -> int:
     from ..analysis import load_analysis
     from ..evidence_stage import EVIDENCE_FILE, run_evidence
     from ..fitting.evidence import EvidenceInterrupted
+    from ..pipeline import run_recorded
 
     progress = not args.quiet and sys.stderr.isatty()
+    overrides = {"evidence": {"n_live": args.n_live}} if args.n_live is not None else None
+    analysis = load_analysis(args.analysis, overrides)
     try:
-        ev = run_evidence(
-            load_analysis(args.analysis), args.out, n_live=args.n_live, progress=progress
+        # Recorded as the pipeline's evidence stage: a later `fitdiff run` reuses it.
+        ev = run_recorded(
+            "evidence",
+            analysis,
+            args.out,
+            lambda: (run_evidence(analysis, args.out, progress=progress), [EVIDENCE_FILE]),
         )
     except EvidenceInterrupted as exc:
         where = (

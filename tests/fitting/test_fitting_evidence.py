@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from fitting_sim import linear_widths
 
 from fitdiff.analysis import load_analysis
 from fitdiff.cli import main
 from fitdiff.errors import ConfigError
 from fitdiff.evidence_stage import run_evidence
 from fitdiff.extract import write_table_csv
+from fitdiff.testing import linear_widths
 
 # Priors of the closed-form check: Gaussian on both parameters of w² = w0² + 4 D t.
 MU = np.array([1.0, 1.5])  # w0_2_um2 (µm²), D_cm2_s (cm²/s)

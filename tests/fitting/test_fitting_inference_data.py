@@ -7,9 +7,9 @@ import warnings
 
 import numpy as np
 import pytest
-from fitting_sim import write_linear_analysis
 
 from fitdiff.cli import main
+from fitdiff.testing import write_linear_analysis
 
 
 def _arviz():
