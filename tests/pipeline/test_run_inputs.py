@@ -88,12 +88,29 @@ def test_each_part_changes_exactly_when_what_it_reads_changes(tmp_path):
     cov[0, 0] *= 1.5
     np.save(tmp_path / "cov.npy", cov)
     changed = _digests(toml)
-    assert [n for n in PARTS if changed[n] != base[n]] == ["fit", "chain", "sample", "report"]
+    assert [n for n in PARTS if changed[n] != base[n]] == [
+        "fit",
+        "chain",
+        "sample",
+        "evidence",
+        "report",
+    ]
 
     # The widths table: everything.
     write_table_csv(linear_widths(3), tmp_path / "widths.csv")
     again = _digests(toml)
     assert all(again[n] != changed[n] for n in PARTS)
+
+
+def test_the_evidence_part_reads_evidence_settings_not_sample_settings(tmp_path):
+    toml = _project(tmp_path)
+    base = _digests(toml)
+    assert _digests(_project(tmp_path, seed=6))["evidence"] == base["evidence"]
+    toml = _project(tmp_path)  # back to the base file
+    toml.write_text(toml.read_text() + "\n[evidence]\nn_live = 50\n", encoding="utf-8")
+    changed = _digests(toml)
+    assert changed["evidence"] != base["evidence"] and changed["fit"] == base["fit"]
+    assert changed["chain"] == base["chain"] and changed["report"] != base["report"]
 
 
 def test_extract_settings_do_not_touch_the_fit_of_a_widths_table(tmp_path):
