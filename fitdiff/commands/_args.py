@@ -56,7 +56,7 @@ def calibration_kwargs(args: argparse.Namespace) -> dict:
 
 
 def analysis_and_run_dir(parser: argparse.ArgumentParser) -> None:
-    """Add the ``ANALYSIS.toml`` argument and ``-o/--out RUN`` (fit, sample, run)."""
+    """Add the ``ANALYSIS.toml`` argument and ``-o/--out RUN`` (fit, sample, evidence, run)."""
     parser.add_argument("analysis", metavar="ANALYSIS.toml", help="the analysis file")
     parser.add_argument(
         "-o", "--out", metavar="RUN", required=True, help="run directory (created if missing)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._args import analysis_and_run_dir
 from .sample import _positive_int
 
 
@@ -21,8 +22,7 @@ def register(subparsers) -> None:
             "command to resume. Settings: [evidence] n_live, dlogz, seed."
         ),
     )
-    parser.add_argument("analysis", metavar="ANALYSIS.toml", help="the analysis file")
-    parser.add_argument("-o", "--out", metavar="RUN", required=True, help="run directory")
+    analysis_and_run_dir(parser)
     parser.add_argument("--n-live", type=_positive_int, help="override [evidence] n_live")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_main)

@@ -12,7 +12,7 @@ def register(subparsers) -> None:
     """Add the ``run`` sub-command to ``subparsers``."""
     parser = subparsers.add_parser(
         "run",
-        help="run an analysis end to end: load, extract, transient D, fit, sample, report",
+        help="run an analysis end to end: load, extract, transient D, fit, sample, evidence, report",
         description=(
             "Run ANALYSIS.toml end to end into RUN/: load -> extract -> transient -> fit -> "
             "sample (if [sample] is present) -> evidence (if [evidence] is present) -> report. Finished stages whose inputs and "
