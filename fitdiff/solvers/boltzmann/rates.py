@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy import constants as _c
 
-from ...units import HBAR_J_S, HBAR_MEV_PS, J_PER_EV, J_PER_MEV, KB_MEV_PER_K, KG_PER_M0
+from ...units import HBAR_J_S, J_PER_EV, J_PER_MEV, KB_MEV_PER_K, KG_PER_M0
 
 #: ħ²/(2 m0) in meV nm² (TOPRUNG.md §0: 38.0998).
 HBAR2_2M0_MEV_NM2 = HBAR_J_S**2 / (2.0 * KG_PER_M0) / J_PER_MEV * 1e18
@@ -149,16 +149,3 @@ def kT_meV(T_K: float) -> float:
     """k_B T in meV."""
     return KB_MEV_PER_K * T_K
 
-
-__all__ = [
-    "HBAR_MEV_PS",
-    "acoustic_constant",
-    "acoustic_events",
-    "bose",
-    "form_factor_sq",
-    "intervalley_rate",
-    "k0_from_photon_energy",
-    "kinetic_meV",
-    "momentum_per_nm",
-    "tau0_ps",
-]

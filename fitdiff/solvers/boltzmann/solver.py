@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import ModelError
-from ...units import UM2_PS_PER_CM2_S
+from ...units import HBAR_MEV_PS, UM2_PS_PER_CM2_S
 from ..linear import pulse_terms
 from .config import FWHM_PER_SIGMA, BoltzmannModel
 from .generator import Generator, build_generator
-from .rates import HBAR_MEV_PS, kT_meV
+from .rates import kT_meV
 from .source import formation
 
 #: |λ_i − λ_l| · t_max below which a pair is treated as coincident (t e^(λt) term).
@@ -59,7 +59,8 @@ class BoltzmannSolution:
     D_interv_cm2_s : numpy.ndarray
         Seed 001's scattering-induced part: the intervalley part of ṁ and ṅ in D, shape (V, T).
     kT_tau_over_hbar : numpy.ndarray
-        k_BT⟨τ⟩/ħ per valley, ⟨τ⟩ = population average of 1/Γ_out over the current shells
+        k_BT⟨τ⟩/ħ per valley, ⟨τ⟩ = population average of 1/Γ_out^intra (intravalley
+        acoustic out-scattering) over the current shells
         (seed 000 eq. 2: < 1–3 means the Boltzmann picture is marginal), shape (V, T).
     pl : numpy.ndarray
         PL(t) = Σ γ φ_j n_j in excitons/ps (light cone of the bright valleys), shape (T,).
@@ -125,8 +126,11 @@ def observable_rows(model: BoltzmannModel, gen: Generator) -> np.ndarray:
     for v in range(V):
         ind[v, grid.slice(v)] = 1.0
     inter = ind @ gen.A0_inter
+    # seed 000's τ is the intravalley (acoustic) scattering time: TOPRUNG.md §4 quotes
+    # k_BTτ/ħ = 2.9 / 2.0 / 2.5 for KK / KΛ / KK′ from that kernel
+    intra = gen.gamma_out - gen.R0_inter.sum(axis=0)
     with np.errstate(divide="ignore"):
-        tau = np.where(gen.gamma_out > 0, 1.0 / gen.gamma_out, 0.0)
+        tau = np.where(intra > 0, 1.0 / intra, 0.0)
     return np.vstack([ind, gen.radiative[None, :], inter, ind * tau[None, :]])
 
 
