@@ -51,9 +51,7 @@ def seed000(T_K: float = 300.0, dQ_over_ks: float = 0.5, t_ps=(0.0, 3.0, 301)) -
     return {
         "solver": "boltzmann",
         "T_K": T_K,
-        "valley": [
-            {"name": "X", "E_meV": 0.0, "M_m0": 0.5, "g": 1, "xi_eV": 7.0, "bright": True}
-        ],
+        "valley": [{"name": "X", "E_meV": 0.0, "M_m0": 0.5, "g": 1, "xi_eV": 7.0, "bright": True}],
         "phonons": {"rho_kg_m2": 4.46e-6, "s_m_s": 4100.0},
         "light_cone": {"k0_per_nm": 0.01},
         "grid": {"dQ_over_ks": dQ_over_ks},

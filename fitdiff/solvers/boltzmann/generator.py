@@ -133,7 +133,7 @@ def _acoustic(R0, R1, grid: Grid, iv: int, v, model: BoltzmannModel, kT: float) 
     C = acoustic_constant(v.M_m0, v.xi_eV, model.rho_kg_m2, model.s_m_s)
     Qf, rate, cos_phi = acoustic_events(Q, v.M_m0, model.s_m_s, C, kT, model.form_factor_aB_nm)
     j = np.repeat(np.arange(n), SUBSAMPLES)[:, None] + np.zeros_like(Qf, dtype=int)
-    i = np.floor(Qf / grid.dQ).astype(int)
+    i = np.searchsorted(hi, Qf, side="right")  # the shell whose [lo, hi) holds Q'
     keep = i < n  # beyond the cut-off (ε_max is many kT above anything populated): dropped
     flat = (i * n + j)[keep]
     w = rate[keep] / SUBSAMPLES

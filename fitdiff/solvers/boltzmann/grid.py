@@ -1,7 +1,7 @@
 """Shells of |Q| per valley (TOPRUNG.md §1.4, §6): edges, energies, weights, velocities, cone.
 
 Uniform in |Q| with ΔQ = dQ_over_ks · k_s of the bright valley (one acoustic event changes |Q|
-by at most ≈ 2k_s at any Q). Cut-off per valley ε_max,v = (E_top − E_v) + ħΩ_max + 9 k_BT + 5 meV.
+by at most ≈ 2k_s at any Q), except that a bright valley's light cone [0, k0] is its own shell. Cut-off per valley ε_max,v = (E_top − E_v) + ħΩ_max + 9 k_BT + 5 meV.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Grid:
     Attributes
     ----------
     dQ : float
-        Shell width in nm⁻¹.
+        Shell width in nm⁻¹ (the cone shell [0, k0] and the one after it differ).
     valley : numpy.ndarray
         Valley index of every shell, shape (N,).
     start : numpy.ndarray
@@ -86,6 +86,13 @@ def build_grid(model: BoltzmannModel, max_hw_meV: float | None = None) -> Grid:
         Q_max = math.sqrt(eps_max * v.M_m0 / kinetic_meV(1.0, 1.0))
         n = max(2, math.ceil(Q_max / dQ))
         edges = dQ * np.arange(n + 1)
+        if v.bright:
+            # the light cone is its own shell [0, k0] (TOPRUNG.md §5): the cone states then
+            # fill by in-scattering at their own rate, so the PL scales as k0² even when
+            # γ exceeds the acoustic refill rate of a whole ΔQ shell
+            k0 = model.k0_per_nm
+            edges = np.concatenate([[0.0, k0], edges[edges > k0 * (1 + 1e-9)]])
+            n = edges.size - 1
         lo, hi = edges[:-1], edges[1:]
         e_lo, e_hi = kinetic_meV(lo, v.M_m0), kinetic_meV(hi, v.M_m0)
         # ln of g M kT [e^{−(E+ε_lo)/kT} − e^{−(E+ε_hi)/kT}], exact and without underflow

@@ -148,4 +148,3 @@ def intervalley_rate(n_final, M_final_m0, Div_eV_per_nm, hw_meV, rho_kg_m2, kT_m
 def kT_meV(T_K: float) -> float:
     """k_B T in meV."""
     return KB_MEV_PER_K * T_K
-

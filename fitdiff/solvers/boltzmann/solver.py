@@ -244,14 +244,14 @@ def _expm(gen: Generator, g, rows, tau, sigma, w0sq):
     gs = np.where(s > 0, g / np.where(s > 0, s, 1.0), 0.0)
     x0[:N] = gs
     x0[2 * N :] = w0sq * gs
-    tmax = float(np.max(tau))
+    tmax = float(np.max(tau)) + 6.0 * sigma  # the kernel reaches source times past τ
     if tmax <= 0:
         z = np.zeros((rows.shape[0], tau.size))
         return z, z, z, z
     steps = np.diff(np.sort(tau))
     h = float(np.min(steps[steps > 0])) if np.any(steps > 0) else tmax
     if sigma > 0:
-        h = min(h, sigma / 5.0)
+        h = min(h, sigma / 20.0)
     num = int(np.ceil(tmax / h - 1e-9)) + 1  # the output grid itself when it is uniform
     u = np.linspace(0.0, tmax, num)
     # scipy's interval mode loses digits over long intervals (1e-3 relative on n_KK at 20 K

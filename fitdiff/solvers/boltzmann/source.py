@@ -81,7 +81,7 @@ def formation(model: BoltzmannModel, grid: Grid) -> tuple[np.ndarray, float]:
 
 def _deposit(out, grid: Grid, iv: int, Q: float, rate: float) -> None:
     sl = grid.slice(iv)
-    i = int(Q // grid.dQ)
+    i = int(np.searchsorted(grid.Q_hi[sl], Q, side="right"))
     if i < sl.stop - sl.start:
         out[sl.start + i] += rate
 
