@@ -8,6 +8,7 @@ kg/m², m/s. Constants from ``scipy.constants`` through :mod:`fitdiff.units`.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -97,8 +98,7 @@ def acoustic_events(Q, M_m0, s_m_s, C, kT_meV, aB_nm=None, nodes=THETA_NODES):
     Q = np.asarray(Q, float)[:, None]
     ks = KS_PER_M0_M_S * M_m0 * s_m_s
     hs = HBAR_S_MEV_NM * s_m_s
-    x, w = np.polynomial.legendre.leggauss(nodes)
-    x, w = x[None, :], w[None, :]
+    x, w = _gauss_legendre(nodes)
     with np.errstate(divide="ignore", invalid="ignore"):
         theta_c = np.arccos(np.minimum(1.0, ks / Q))  # emission needs Q > k_s (Cherenkov)
     # emission: θ in [0, θc], q = 2Q cosθ − 2k_s, Q'² = Q² − 2k_s q
@@ -106,7 +106,9 @@ def acoustic_events(Q, M_m0, s_m_s, C, kT_meV, aB_nm=None, nodes=THETA_NODES):
     wt = 0.5 * theta_c * w
     q = np.maximum(2.0 * Q * np.cos(th) - 2.0 * ks, 0.0)
     # q [n_B(ħsq) + 1]; at θ = θc the emitted phonon has q → 0 and q n_B → kT/(ħs)
-    em_rate = wt * C * (_q_bose(q, hs, kT_meV) + q) * form_factor_sq(q, aB_nm)
+    em_rate = wt * C * (_q_bose(q, hs, kT_meV) + q)
+    if aB_nm is not None:
+        em_rate *= form_factor_sq(q, aB_nm)
     Qf_em = np.sqrt(np.maximum(Q**2 - 2.0 * ks * q, 0.0))
     cos_em = _safe_div(Q - q * np.cos(th), Qf_em)
     # absorption: θ in [θc, π], q = 2k_s − 2Q cosθ, Q'² = Q² + 2k_s q
@@ -114,7 +116,9 @@ def acoustic_events(Q, M_m0, s_m_s, C, kT_meV, aB_nm=None, nodes=THETA_NODES):
     th = theta_c + 0.5 * span * (x + 1.0)
     wt = 0.5 * span * w
     q = np.maximum(2.0 * ks - 2.0 * Q * np.cos(th), 0.0)
-    ab_rate = wt * C * _q_bose(q, hs, kT_meV) * form_factor_sq(q, aB_nm)
+    ab_rate = wt * C * _q_bose(q, hs, kT_meV)
+    if aB_nm is not None:
+        ab_rate *= form_factor_sq(q, aB_nm)
     Qf_ab = np.sqrt(Q**2 + 2.0 * ks * q)
     cos_ab = _safe_div(Q + q * np.cos(th), Qf_ab)
     return (
@@ -122,6 +126,15 @@ def acoustic_events(Q, M_m0, s_m_s, C, kT_meV, aB_nm=None, nodes=THETA_NODES):
         np.concatenate([em_rate, ab_rate], axis=1),
         np.concatenate([cos_em, cos_ab], axis=1),
     )
+
+
+@functools.cache
+def _gauss_legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights on [−1, 1] as (1, nodes) rows (cached: leggauss costs an eigvalsh)."""
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    x.flags.writeable = False
+    w.flags.writeable = False
+    return x[None, :], w[None, :]
 
 
 def _q_bose(q, hs, kT_meV):

@@ -216,6 +216,20 @@ def _eigen(gen: Generator, g, rows, tau, sigma, w0sq):
     beta_m = c_hat * np.where(same, F, 0.0).sum(1)[None, :]
     gamma_m = -(c_hat @ GM)
     alpha_n = c_hat * a[None, :]
+    K = alpha_n.shape[0]
+    if sigma == 0.0:
+        # delta source: one exponential table per spectrum, the t e^(λt) terms as τ · (β @ H0),
+        # and all λ-observables from one matrix product
+        H0, M0 = _exp_table(lam, tau), _exp_table(mu, tau)
+        coef = np.vstack(
+            [alpha_n, alpha_n * lam, alpha_m, alpha_m * lam + beta_m, beta_m, beta_m * lam]
+        )
+        Y = coef @ H0
+        Z = np.vstack([gamma_m, gamma_m * mu]) @ M0
+        n, dn = Y[:K], Y[K : 2 * K]
+        m = Y[2 * K : 3 * K] + tau * Y[4 * K : 5 * K] + Z[:K]
+        dm = Y[3 * K : 4 * K] + tau * Y[5 * K :] + Z[K:]
+        return n, dn, m, dm
     (H0, H1), f = pulse_terms(lam, tau, sigma, 1)
     (M0,), _ = pulse_terms(mu, tau, sigma, 0)
     n = alpha_n @ H0
@@ -228,6 +242,19 @@ def _eigen(gen: Generator, g, rows, tau, sigma, w0sq):
         + np.outer(alpha_m.sum(1) + gamma_m.sum(1), f)
     )
     return n, dn, m, dm
+
+
+def _exp_table(rates: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """e^(λτ) for τ >= 0 and 0 before the (delta) source, shape (N, T).
+
+    Arguments below −700 are set to 0 without calling exp (e^-700 ≈ 1e-304 is far below any
+    observable, and exp's underflow path is slow).
+    """
+    arg = np.multiply.outer(rates, np.maximum(tau, 0.0))
+    out = np.zeros_like(arg)
+    np.exp(arg, out=out, where=arg > -700.0)
+    out[:, tau < 0] = 0.0
+    return out
 
 
 # ---------------------------------------------------------------------- reference
