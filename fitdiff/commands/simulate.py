@@ -107,6 +107,15 @@ def _main(args: argparse.Namespace) -> int:
     model = ValleyModel.from_toml(args.model)
     t = model.time_grid_ps()
     solver = args.solver or ("spatial" if model.has_annihilation else "moments")
+    # PHYSICS.md §3.5: a D(T) used in a valley carries its validity flags, reported
+    flags = model.diffusivity_flags()
+    for name, f in flags.items():
+        if not f["valid"]:
+            print(
+                f"fitdiff simulate: valley {name}: D(T) outside its validity "
+                f"(kBT tau/hbar = {f['kBT_tau_over_hbar']:.3g}): {f['note']}",
+                file=sys.stderr,
+            )
     if solver == "moments" and model.has_annihilation:
         raise ConfigError(
             f"{args.model}: annihilation makes the moments non-closing; use --solver spatial"
@@ -123,6 +132,7 @@ def _main(args: argparse.Namespace) -> int:
                 "solver": solver,
                 "instrument": instrument,
                 "model": model.to_dict(),
+                "diffusivity_flags": flags,
             }
         )
         _write_csv(df, out)
@@ -148,6 +158,7 @@ def _main(args: argparse.Namespace) -> int:
         "kind": render.kind,
         "seed": render.seed,
         "dims": list(m.dims),
+        "diffusivity_flags": flags,
     }
     if not model.has_annihilation:
         truth["curves"] = solve_moments(model, t, instrument=True).to_frame().to_dict("list")

@@ -16,15 +16,20 @@ from scipy.special import erf
 
 from ...errors import ModelError
 from ...io import Measurement
-from ..model import RenderSettings, _render_from_dict
+from ..model import RenderSettings, ValleyModel
 from ..render import _noisy, _scale
 from .config import BoltzmannModel
 from .solver import BoltzmannSolution
 
 
 def render_settings(model: BoltzmannModel) -> RenderSettings:
-    """The model's ``[render]`` table as :class:`RenderSettings` (ConfigError names the key)."""
-    return _render_from_dict(model.render)
+    """The model's ``[render]`` table as :class:`RenderSettings` (ConfigError names the key).
+
+    Parsed by the valley model's own schema (one parser of ``[render]``), through a
+    placeholder valley.
+    """
+    stub = {"T_K": model.T_K, "valley": [{"name": "X", "D_cm2_s": 0.0}], "render": model.render}
+    return ValleyModel.from_dict(stub).render
 
 
 def render_boltzmann(
