@@ -113,3 +113,37 @@ def test_form_factor_and_bose():
     assert float(rates.bose(kT * math.log(2.0), kT)) == pytest.approx(1.0, rel=1e-14)
     # k0 = E_X/(ħc): E_X = 2.0 eV gives 0.01014 nm⁻¹ (TOPRUNG.md §4)
     assert rates.k0_from_photon_energy(2.0) == pytest.approx(0.01014, rel=5e-4)
+
+
+def test_model_file_errors_name_the_key():
+    # bad input: ConfigError naming the key path and what is allowed (DESIGN.md house style)
+    import copy
+
+    from boltzmann_cases import ws2
+
+    from fitdiff.errors import ConfigError
+    from fitdiff.solvers.boltzmann import BoltzmannModel
+
+    cases = [
+        (lambda d: d["valley"][0].update(M_m0=-1.0), r"'valley\[0\]\.M_m0': must be > 0"),
+        (lambda d: d["grid"].update(dq=1.0), r"unknown model key\(s\) grid\.dq"),
+        (lambda d: d["channel"].append(copy.deepcopy(d["channel"][0])), r"given twice"),
+        (lambda d: d["channel"][0].update(to="XX"), r"unknown valley 'XX'"),
+        (lambda d: d["valley"][0].update(bright=False), r"no valley is bright"),
+        (lambda d: d["source"].update(kind="warm"), r"source\.kind 'warm'"),
+        (lambda d: d["light_cone"].update(E_X_eV=2.0), r"k0_per_nm or E_X_eV, not both"),
+        (lambda d: d.update(solver="moments"), r"'solver': must be 'boltzmann'"),
+    ]
+    for change, match in cases:
+        d = ws2()
+        change(d)
+        with pytest.raises(ConfigError, match=match):
+            BoltzmannModel.from_dict(d)
+    m = BoltzmannModel.from_dict(ws2())
+    with pytest.raises(ValueError, match=r"unknown Boltzmann-model parameter"):
+        m.with_parameters(xi_eV_XX=1.0)
+    # flat parameters round-trip (TOPRUNG.md §9 names)
+    m2 = m.with_parameters(xi_eV_KL=6.0, Div_KK_KL_eV_per_nm=9.0, T_K=30.0, w0_um=0.4)
+    v = m2.parameter_values()
+    assert (v["xi_eV_KL"], v["Div_KK_KL_eV_per_nm"], v["T_K"], v["w0_um"]) == (6.0, 9.0, 30.0, 0.4)
+    assert BoltzmannModel.from_dict(m2.to_dict()) == m2
