@@ -416,3 +416,23 @@ def test_a6_reduction_to_lower_rungs():
         ValleyModel.from_dict(_lower_rung(m, rate, D_eff, None, T)), t, instrument=False
     )
     assert good.D_cm2_s[0, -1] == pytest.approx(D_top, rel=0.05)
+
+
+def test_free_streaming_falls_back_to_expm_and_is_ballistic():
+    # No scattering at all: Ã0 = Ã1 = 0 share the eigenvalue 0, the closed form's Sylvester
+    # step is singular and the solver hands over to expm_multiply. Exact: each shell streams
+    # at v_j, m_j = (w0² + v_j² t²) n_j, so w² = w0² + ⟨v²⟩t² and D = ½⟨v²⟩t.
+    m = _model(seed000(300.0, 1.0, (0.0, 1.0, 11)))
+    gen0 = build_generator(m)
+    N = gen0.grid.size
+    z = np.zeros((N, N))
+    gen = Generator(gen0.grid, z, z, z, np.zeros(N), np.zeros(N), np.zeros(N))
+    sol = solve(m, generator=gen)
+    assert sol.info["method"].startswith("expm")
+    g = gen.grid.weight / gen.grid.weight.sum()  # thermal source
+    v2 = float(np.sum(g * gen.grid.velocity**2))
+    t = sol.t_ps
+    np.testing.assert_allclose(sol.w2_um2[0], 0.09 + v2 * t**2, rtol=1e-9)
+    np.testing.assert_allclose(
+        sol.D_cm2_s[0], 0.5 * v2 * t / UM2_PS_PER_CM2_S, rtol=1e-8, atol=1e-12
+    )
