@@ -1,7 +1,8 @@
 """``fitdiff simulate MODEL.toml -o OUT``: synthetic curves or a synthetic measurement.
 
 A ``.csv`` OUT gets the moment curves (``t_ps``, per valley ``n_<v>``, ``w2_<v>_um2``,
-``D_<v>_cm2_s``, then ``pl``, ``w2_pl_um2``, ``D_pl_cm2_s``). A ``.tif``/``.tiff``/``.img`` OUT
+``D_<v>_cm2_s``, then ``pl``, ``w2_pl_um2``, ``D_pl_cm2_s``; the Boltzmann rung adds
+``pl_over_plmax``, ``D_interv_<v>_cm2_s`` and ``kT_tau_over_hbar_<v>``, TOPRUNG.md §9). A ``.tif``/``.tiff``/``.img`` OUT
 gets the rendered streak or stack (``[render] kind``) written by ``fitdiff.io.save``, plus
 ``OUT.truth.json`` with the model and every true curve (with and without the instrument).
 """
@@ -42,10 +43,11 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--solver",
-        choices=("moments", "spatial"),
+        choices=("moments", "spatial", "boltzmann"),
         default=None,
         help="curves from the exact moments (default for .csv; annihilation "
-        "needs 'spatial') or from the spatial profiles",
+        "needs 'spatial'), from the spatial profiles, or from the Boltzmann rung "
+        "(TOPRUNG.md; default when the model has solver = 'boltzmann' or [[channel]])",
     )
     parser.add_argument(
         "--seed",
@@ -97,9 +99,23 @@ def _main(args: argparse.Namespace) -> int:
         )
     if args.seed is not None and args.seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {args.seed}")
+    from ..io.model_file import is_boltzmann_model, read_model_file
+
+    raw = read_model_file(args.model)
+    if args.solver == "boltzmann" or (args.solver is None and is_boltzmann_model(raw)):
+        return _boltzmann(args, raw, out, suffix)
     model = ValleyModel.from_toml(args.model)
     t = model.time_grid_ps()
     solver = args.solver or ("spatial" if model.has_annihilation else "moments")
+    # PHYSICS.md §3.5: a D(T) used in a valley carries its validity flags, reported
+    flags = model.diffusivity_flags()
+    for name, f in flags.items():
+        if not f["valid"]:
+            print(
+                f"fitdiff simulate: valley {name}: D(T) outside its validity "
+                f"(kBT tau/hbar = {f['kBT_tau_over_hbar']:.3g}): {f['note']}",
+                file=sys.stderr,
+            )
     if solver == "moments" and model.has_annihilation:
         raise ConfigError(
             f"{args.model}: annihilation makes the moments non-closing; use --solver spatial"
@@ -116,6 +132,7 @@ def _main(args: argparse.Namespace) -> int:
                 "solver": solver,
                 "instrument": instrument,
                 "model": model.to_dict(),
+                "diffusivity_flags": flags,
             }
         )
         _write_csv(df, out)
@@ -141,6 +158,7 @@ def _main(args: argparse.Namespace) -> int:
         "kind": render.kind,
         "seed": render.seed,
         "dims": list(m.dims),
+        "diffusivity_flags": flags,
     }
     if not model.has_annihilation:
         truth["curves"] = solve_moments(model, t, instrument=True).to_frame().to_dict("list")
@@ -153,6 +171,68 @@ def _main(args: argparse.Namespace) -> int:
     write_json(Path(f"{written}.truth.json"), truth)
     print(
         f"fitdiff simulate: {render.kind} {m.counts.shape} -> {written} (+ .truth.json)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _boltzmann(args: argparse.Namespace, raw: dict, out: Path, suffix: str) -> int:
+    """The Boltzmann rung (TOPRUNG.md §9): CSV columns or a rendered measurement."""
+    from ..atomic import write_json
+    from ..solvers.boltzmann import BoltzmannModel, build_generator, solve
+
+    try:
+        model = BoltzmannModel.from_dict(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.model}: {exc}") from None
+    t = model.time_grid_ps()
+    gen = build_generator(model)
+    if suffix == ".csv":
+        instrument = not args.intrinsic
+        sol = solve(model, t, instrument=instrument, generator=gen)
+        df = sol.to_frame()
+        df.attrs.update(
+            {
+                "model_file": _relative(args.model, out),
+                "solver": "boltzmann",
+                "method": sol.info["method"],
+                "unknowns": sol.info["unknowns"],
+                "instrument": instrument,
+                "model": model.to_dict(),
+            }
+        )
+        _write_csv(df, out)
+        print(
+            f"fitdiff simulate: {len(df)} times x {len(model.valleys)} valleys, "
+            f"{sol.info['unknowns']} unknowns (boltzmann) -> {out}",
+            file=sys.stderr,
+        )
+        return 0
+    from ..io import save
+    from ..solvers.boltzmann.render import render_boltzmann, render_settings
+
+    settings = render_settings(model)
+    if args.seed is not None:
+        settings = dataclasses.replace(settings, seed=args.seed)
+    sol = solve(model, t, instrument=True, generator=gen)
+    m = render_boltzmann(model, sol, settings)
+    written = save(m, out)
+    truth = {
+        "model": model.to_dict(),
+        "model_file": _relative(args.model, out),
+        "solver": "boltzmann",
+        "kind": settings.kind,
+        "seed": settings.seed,
+        "dims": list(m.dims),
+        "profile": m.meta["profile"],
+        "curves": sol.to_frame().to_dict("list"),
+        "curves_intrinsic": solve(model, t, instrument=False, generator=gen)
+        .to_frame()
+        .to_dict("list"),
+    }
+    write_json(Path(f"{written}.truth.json"), truth)
+    print(
+        f"fitdiff simulate: boltzmann {settings.kind} {m.counts.shape} -> {written} (+ .truth.json)",
         file=sys.stderr,
     )
     return 0

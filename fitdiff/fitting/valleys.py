@@ -48,9 +48,22 @@ class ValleysModel(ForwardModel):
         self._base_values = self._defaults()
 
     @classmethod
-    def from_toml(cls, path) -> ValleysModel:
+    def from_toml(cls, path):
+        """The model of a MODEL.toml: this class, or the Boltzmann rung's
+        :class:`~fitdiff.fitting.boltzmann.BoltzmannValleysModel` when the file selects it
+        (``solver = "boltzmann"`` or ``[[channel]]`` tables, TOPRUNG.md §9)."""
+        from ..errors import ConfigError
+        from ..io.model_file import is_boltzmann_model, read_model_file
         from ..solvers import ValleyModel
 
+        raw = read_model_file(path)
+        if is_boltzmann_model(raw):
+            from .boltzmann import BoltzmannValleysModel
+
+            try:
+                return BoltzmannValleysModel.from_dict(raw)
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {exc}") from None
         return cls(ValleyModel.from_toml(path))
 
     def _defaults(self) -> dict[str, float]:

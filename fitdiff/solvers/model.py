@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ModelError
-from ..units import KB_MEV_PER_K, UM2_PS_PER_CM2_S
+from ..units import HBAR_MEV_PS, KB_MEV_PER_K, UM2_PS_PER_CM2_S, hbar_over_mass_cm2_s
 from .components import Instrument, RenderSettings, Source, Transition, Valley
 from .schema import parse, read_toml, to_dict, validate
 
@@ -290,12 +290,66 @@ class ValleyModel:
                     f"valley {v.name}: a diffusivity table needs fitdiff.physics.d_total ({exc})"
                 ) from None
             kwargs = dict(v.diffusivity)
-            value = float(np.asarray(d_total(self.T_K, M_m0=v.M_m0, **kwargs)))
+            d_of_T = d_total
+            if kwargs.get("method") == "classical":
+                # PHYSICS.md §3.5: seed-001 comparisons use the classical D (no weak
+                # localisation, which intervalley scattering suppresses anyway)
+                from ..physics import d_classical as d_of_T
+
+                kwargs.pop("method")
+                kwargs.pop("tau_r_ps", None)
+            value = float(np.asarray(d_of_T(self.T_K, M_m0=v.M_m0, **kwargs)))
             if not (math.isfinite(value) and value >= 0):
                 raise ModelError(
                     f"valley {v.name}: the D(T) model gives D = {value} cm²/s at T = {self.T_K} K"
                 )
+            if v.tau_ps == 0:
+                value = self._intervalley_limited(i, v, value)
             out[i] = value
+        return out
+
+    def _intervalley_limited(self, i: int, v: Valley, value: float) -> float:
+        """PHYSICS.md §3.5: a D from a scattering time, in the diffusive rung, is
+        D_eff = k_BT/[M(1/τ + Γ_out)]: an exciton that changes valley loses its momentum.
+
+        The classical part D_cl = k_BT τ/M is replaced; a weak-localisation correction of the
+        table is kept as it is.
+        """
+        from ..physics import d_classical
+
+        K = self.rate_matrix()
+        gamma_out = float(K[:, i].sum() - K[i, i])  # intervalley out-scattering of valley i
+        if gamma_out <= 0:
+            return value
+        keys = ("xi_eV", "rho_g_cm2", "s_cm_s", "tau_dis_ps")
+        kw = {k: v.diffusivity[k] for k in keys if k in v.diffusivity}
+        d_cl = float(np.asarray(d_classical(self.T_K, M_m0=v.M_m0, **kw)))
+        # D_cl = k_BT τ / M = (k_BT/ħ) τ (ħ/M) → τ in ps
+        tau_ps = d_cl / (self.kT_meV / HBAR_MEV_PS * hbar_over_mass_cm2_s(v.M_m0))
+        return value - d_cl + d_cl / (1.0 + tau_ps * gamma_out)
+
+    def diffusivity_flags(self) -> dict[str, dict]:
+        """Validity flags of every valley whose D comes from the D(T) model (PHYSICS.md §2,
+        §3.5): ``kBT_tau_over_hbar``, ``kBT_over_Ms2``, ``tau_phi_over_tau``, ``valid``,
+        ``note`` from :func:`fitdiff.physics.diffusivity` with that valley's mass."""
+        from ..physics import diffusivity
+
+        out = {}
+        for v in self.valleys:
+            if v.D_cm2_s is not None or v.diffusivity is None:
+                continue
+            kw = {k: val for k, val in v.diffusivity.items() if k != "method"}
+            method = v.diffusivity.get("method", "log")
+            row = diffusivity(
+                self.T_K, method="log" if method == "classical" else method, M_m0=v.M_m0, **kw
+            ).iloc[0]
+            out[v.name] = {
+                "kBT_tau_over_hbar": float(row["kBT_tau_over_hbar"]),
+                "kBT_over_Ms2": float(row["kBT_over_Ms2"]),
+                "tau_phi_over_tau": float(row["tau_phi_over_tau"]),
+                "valid": bool(row["valid"]),
+                "note": str(row["note"]),
+            }
         return out
 
     def diffusion_um2_ps(self) -> np.ndarray:

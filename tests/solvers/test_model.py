@@ -154,9 +154,49 @@ def test_diffusivity_from_the_dT_model():
     del d["valley"][1]["D_cm2_s"]
     d["valley"][1]["diffusivity"] = params
     m = ValleyModel.from_dict(d)
-    # the valley's own mass (0.58 m0) and T go into d_total (PHYSICS.md §3.1)
-    expected = float(physics.d_total(77.0, M_m0=0.58, **params))
-    assert m.diffusion_cm2_s()[1] == pytest.approx(expected, rel=1e-14, abs=0)
+    # the valley's own mass (0.58 m0) and T go into d_total (PHYSICS.md §3.1), and in the
+    # diffusive rung the classical part becomes k_BT/[M(1/τ + Γ_out)] (PHYSICS.md §3.5)
+    total = float(physics.d_total(77.0, M_m0=0.58, **params))
+    row = physics.diffusivity(77.0, M_m0=0.58, **params).iloc[0]
+    K = m.rate_matrix()
+    gamma_out = K[:, 1].sum() - K[1, 1]
+    d_cl = row["D_classical_cm2_s"]
+    expected = total - d_cl + d_cl / (1.0 + row["tau_ps"] * gamma_out)
+    assert m.diffusion_cm2_s()[1] == pytest.approx(expected, rel=1e-12, abs=0)
+    assert expected < total
+    flags = m.diffusivity_flags()
+    assert set(flags) == {"KKp"} and flags["KKp"]["kBT_tau_over_hbar"] == pytest.approx(
+        row["kBT_tau_over_hbar"], rel=1e-12
+    )
     assert np.isfinite(m.diffusion_cm2_s()).all()
     # a flat D parameter replaces the table
     assert m.with_parameters(D_KKp_cm2_s=0.3).diffusion_cm2_s()[1] == 0.3
+
+
+def test_diffusive_rung_uses_D_eff_like_the_ballistic_rung():
+    # PHYSICS.md §3.5: two degenerate valleys exchanging at Γ with D = k_BTτ/M from the D(T)
+    # table: the diffusive rung's long-time D must equal the §3.2 rung's (p lost on jumps),
+    # k_BT/[M(1/τ + Γ)], not k_BTτ/M
+    physics = pytest.importorskip("fitdiff.physics")
+    from fitdiff.solvers import solve_moments
+
+    params = {"xi_eV": 7.0, "rho_g_cm2": 4.46e-7, "s_cm_s": 4.1e5, "method": "classical"}
+    row = physics.diffusivity(300.0, M_m0=0.5, xi_eV=7.0, rho_g_cm2=4.46e-7, s_cm_s=4.1e5).iloc[0]
+    tau, d_cl = float(row["tau_ps"]), float(row["D_classical_cm2_s"])
+    rate = 10.0  # /ps, same order as 1/τ
+    base = {
+        "T_K": 300.0,
+        "valley": [
+            {"name": "A", "M_m0": 0.5, "g": 1, "radiative_rate_per_ps": 1e-9},
+            {"name": "B", "M_m0": 0.5, "g": 1},
+        ],
+        "transition": [{"from": "A", "to": "B", "rate_per_ps": rate}],
+        "source": {"valley": "A", "w0_um": 0.3},
+    }
+    diffusive = {**base, "valley": [dict(v, diffusivity=params) for v in base["valley"]]}
+    ballistic = {**base, "valley": [dict(v, D_cm2_s=d_cl, tau_ps=tau) for v in base["valley"]]}
+    t = np.linspace(0.0, 5.0, 51)
+    a = solve_moments(ValleyModel.from_dict(diffusive), t, instrument=False)
+    b = solve_moments(ValleyModel.from_dict(ballistic), t, instrument=False)
+    assert a.D_cm2_s[0, -1] == pytest.approx(b.D_cm2_s[0, -1], rel=1e-6)
+    assert a.D_cm2_s[0, -1] == pytest.approx(d_cl / (1 + tau * rate), rel=1e-6)
