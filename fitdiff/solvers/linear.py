@@ -25,6 +25,7 @@ differences accurate to rounding for any spacing of the eigenvalues.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,18 +108,18 @@ def pulse_derivatives(lam: np.ndarray, tau: np.ndarray, sigma: float, order: int
     return pulse_terms(lam, tau, sigma, order)[0]
 
 
-def pulse_terms(lam, tau, sigma, order: int) -> tuple[list, np.ndarray]:
+def pulse_terms(lam, tau, sigma, order: int, work=None) -> tuple[list, np.ndarray]:
     """:func:`pulse_derivatives` and the pulse shape f(τ) in 1/ps from one pass.
 
     The moment solver needs both; f shares the Gaussian factor of h', so computing them
     together saves one exponential per time. Arguments as :func:`pulse_derivatives`, except
     that ``tau`` may have any shape broadcasting against ``lam[..., None]`` and ``sigma`` may
     be an array (all > 0) broadcasting against both: a stack of parameter sets at once, with
-    the same elementwise arithmetic as one set.
+    the same elementwise arithmetic as one set. ``work`` (a :class:`Workspace`) supplies the
+    large arrays, which are then overwritten by the next call with the same workspace.
     """
     lam = np.asarray(lam, dtype=float)[..., None]
     tau = np.asarray(tau, dtype=float)
-    # sigma may be an array broadcasting against tau (a stack of parameter sets, all > 0)
     if np.ndim(sigma) == 0 and sigma == 0.0:
         # a delta pulse creates the population at t0 (inclusive), so w²(t0) = w0²
         h0 = np.where(tau >= 0.0, np.exp(lam * np.maximum(tau, 0.0)), 0.0)
@@ -126,7 +127,11 @@ def pulse_terms(lam, tau, sigma, order: int) -> tuple[list, np.ndarray]:
         for _ in range(order):
             out.append(out[-1] * tau)
         return out, np.zeros_like(tau)
-    mu = tau + lam * sigma**2
+    shape = np.broadcast_shapes(lam.shape, tau.shape)
+    buf = Workspace.none if work is None else work
+    # μ = τ + λσ² (the sum in either order is the same number)
+    mu = np.multiply(lam, sigma**2, out=buf.get("mu", shape))
+    mu += tau
     # h = ½ e^A erfc(z), A = λτ + λ²σ²/2, z = −μ/(√2 σ). For z > 0 write
     # e^A erfc(z) = e^(-τ²/2σ²) erfcx(z) (no overflow); for z <= 0 (where τ >= -λσ² >= 0, so
     # A <= 0) use erfc(z) = 2 - erfc(-z), i.e. h = e^A - ½ e^(-τ²/2σ²) erfcx(-z), which loses
@@ -141,7 +146,7 @@ def pulse_terms(lam, tau, sigma, order: int) -> tuple[list, np.ndarray]:
     # is not evaluated (``tail`` keeps the finite |z| there, and |z| · 0 = 0, the same product).
     # (A ufunc ``where=`` mask would do the same, but scipy's erfcx crashes with a broadcast
     # mask, so the times are sliced.)
-    tail = np.abs(mu)
+    tail = np.abs(mu, out=buf.get("tail", shape))
     tail /= _SQRT2 * sigma  # |z|
     live = np.flatnonzero((gauss > 0.0).reshape(-1, gauss.shape[-1]).any(axis=0))
     if live.size == tail.shape[-1]:
@@ -152,24 +157,51 @@ def pulse_terms(lam, tau, sigma, order: int) -> tuple[list, np.ndarray]:
     elif live.size:
         tail[..., live] = erfcx(tail[..., live])
     tail *= 0.5 * gauss
-    A = lam * tau
+    A = np.multiply(lam, tau, out=buf.get("h0", shape))
     A += 0.5 * (lam * sigma) ** 2
     np.minimum(A, 0.0, out=A)
-    # e^A, then h in place; exp(A <= -746) is exactly 0, skipped like the Gaussian's
-    zero = A <= _EXP_ZERO
-    h0 = np.exp(A, out=A, where=~zero)
-    h0[zero] = 0.0
+    with np.errstate(under="ignore"):
+        h0 = np.exp(A, out=A)  # e^A, then h in place
     h0 -= tail
-    np.copyto(h0, tail, where=mu < 0.0)  # z > 0
+    np.copyto(h0, tail, where=np.less(mu, 0.0, out=buf.get("neg", shape, bool)))  # z > 0
     out = [h0]
     fgauss = gauss / (_SQRT2PI * sigma)
     if order >= 1:
-        h1 = mu * h0
+        h1 = np.multiply(mu, h0, out=buf.get("h1", shape))
         h1 += sigma**2 * fgauss
         out.append(h1)
     for k in range(2, order + 1):
         out.append(mu * out[k - 1] + (k - 1) * sigma**2 * out[k - 2])
     return out, fgauss
+
+
+class Workspace:
+    """Reusable arrays for the batched solvers, one set per thread.
+
+    A stack of parameter sets makes arrays of a few hundred kB to MB. Allocating them afresh
+    on every call costs a page fault per 4 kB page once the C allocator hands such sizes back
+    to the system (glibc's mmap and trim thresholds), which on a loaded machine cost more
+    than the arithmetic; keeping them between calls avoids that. Not shared between threads.
+    """
+
+    none: Workspace
+
+    def __init__(self, keep: bool = True):
+        self._keep = keep
+        self._local = threading.local()
+
+    def get(self, name: str, shape: tuple, dtype=float) -> np.ndarray:
+        """An uninitialised array of ``shape`` (the same memory each call with this name)."""
+        if not self._keep:
+            return np.empty(shape, dtype)
+        arrays = self._local.__dict__.setdefault("arrays", {})
+        a = arrays.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = arrays[name] = np.empty(shape, dtype)
+        return a
+
+
+Workspace.none = Workspace(keep=False)
 
 
 def _pair_table(lam_a, Ha, lam_b, Hb, tau, sigma, scale) -> np.ndarray:

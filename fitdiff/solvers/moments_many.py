@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..units import KB_MEV_PER_K, UM2_PS_PER_CM2_S
-from .linear import _CLOSE, _SQRT2PI, chain_response_many, pulse_derivatives, pulse_terms
+from .linear import _CLOSE, _SQRT2PI, Workspace, chain_response_many, pulse_derivatives, pulse_terms
 from .model import FWHM_PER_SIGMA, ValleyModel
 from .moments import solve_moments
 
@@ -266,7 +266,8 @@ def solve_moments_many(
         sigma = np.hypot(sigma, v["irf_fwhm_ps"] / FWHM_PER_SIGMA)
     tau = t[None, :] - v["t0_ps"][:, None]
     nq = 4 if derivatives else 2
-    Z = np.empty((P, nq, V + 1, T))
+    R = V + 1 if valleys else 1  # rows: the valleys (when kept), then the PL
+    Z = np.empty((P, nq, R, T))
     taus = np.stack([v[f"tau_{vl.name}_ps"] for vl in model.valleys], axis=1)
     ballistic = (taus > 0).any(axis=1)
     for sel_b in (False, True):
@@ -274,38 +275,32 @@ def solve_moments_many(
             rows = np.flatnonzero((ballistic == sel_b) & ((sigma == 0.0) == delta))
             if rows.size == 0:
                 continue
-            args = (pi[rows], K[rows], gamma[rows], D[rows], tau[rows], sigma[rows])
-            src = (v["w0_um"][rows], model)
+            every = rows.size == P
+            pick = slice(None) if every else rows
+            args = (pi[pick], K[pick], gamma[pick], D[pick], tau[pick], sigma[pick])
+            src = (v["w0_um"][pick], model)
+            out = Z if every else np.empty((rows.size, nq, R, T))
             if sel_b:
-                Z[rows] = _chain_many(*args, taus[rows], *src, nq, delta)
+                _chain_many(*args, taus[pick], *src, delta, out)
             else:
-                Z[rows] = _diffusive_many(*args, *src, nq, delta)
-    n, m = Z[:, 0], Z[:, 1]
+                _diffusive_many(*args, *src, delta, out)
+            if not every:
+                Z[rows] = out
     with np.errstate(divide="ignore", invalid="ignore"):
-        if valleys:
-            w2 = m / n
-        else:
-            w2 = m[:, V] / n[:, V]
+        n, m = Z[:, 0], Z[:, 1]
+        w2 = m / n
         Dt = None
         if derivatives:
-            dn, dm = Z[:, 2], Z[:, 3]
-            if not valleys:
-                n, m, dn, dm = n[:, V], m[:, V], dn[:, V], dm[:, V]
-            Dt = dm * n
-            Dt -= m * dn
+            Dt = Z[:, 3] * n
+            Dt -= m * Z[:, 2]
             Dt *= 0.25 / UM2_PS_PER_CM2_S
             Dt /= n * n
-    if valleys:
-        w2_pl = w2[:, V]
-        D_pl = None if Dt is None else Dt[:, V]
-        pl = Z[:, 0, V]
-    else:
-        w2_pl, D_pl, pl = w2, Dt, Z[:, 0, V]
+    w2_pl = w2[:, -1]
     if instrument:
         w2_pl = w2_pl + (v["w_psf_um"] ** 2)[:, None]
     bad = ~ok
     if bad.any():
-        for a in (Z, w2, Dt, w2_pl, D_pl):
+        for a in (Z, w2, Dt, w2_pl):
             if a is not None:
                 a[bad] = np.nan
     return MomentStack(
@@ -316,9 +311,9 @@ def solve_moments_many(
         m_um2=Z[:, 1, :V] if valleys else None,
         w2_um2=w2[:, :V] if valleys else None,
         D_cm2_s=Dt[:, :V] if (valleys and Dt is not None) else None,
-        pl=pl,
+        pl=Z[:, 0, -1],
         w2_pl_um2=w2_pl,
-        D_pl_cm2_s=D_pl,
+        D_pl_cm2_s=None if Dt is None else Dt[:, -1],
         instrument=instrument,
     )
 
@@ -331,7 +326,7 @@ def _eigen_many(K: np.ndarray, pi: np.ndarray):
     return lam, root[:, :, None] * U, np.swapaxes(U, 1, 2) / root[:, None, :]
 
 
-def _pulse(lam, tau, sigma, order, delta):
+def _pulse(lam, tau, sigma, order, delta, work=None):
     """Pulse-response stack for P sets: lam (P, L), tau (P, T), sigma (P,).
 
     When every set has the same pulse centre and width (a fit that varies neither t0 nor the
@@ -341,40 +336,34 @@ def _pulse(lam, tau, sigma, order, delta):
     t = tau[0] if shared else tau[:, None, :]
     if delta:
         return pulse_terms(lam, t, 0.0, order)
-    return pulse_terms(lam, t, float(sigma[0]) if shared else sigma[:, None, None], order)
+    sig = float(sigma[0]) if shared else sigma[:, None, None]
+    return pulse_terms(lam, t, sig, order, work)
 
 
-def _self_pairs(lam, H, tau, sigma, scale) -> np.ndarray:
-    """``linear._pair_table`` of a block against itself for P sets, shape (P, V, V, T)."""
-    P, V = lam.shape
-    diff = lam[:, :, None] - lam[:, None, :]
-    close = np.abs(diff) * scale[:, None, None] < _CLOSE
-    safe = np.where(close, 1.0, diff)
-    table = (H[0][:, :, None, :] - H[0][:, None, :, :]) / safe[..., None]
-    table.reshape(P, V * V, -1)[:, :: V + 1] = H[1]
-    close.reshape(P, V * V)[:, :: V + 1] = False
-    if close.any():
-        _fix_close(table, close, diff, lam, lam, H, tau, sigma)
-    return table
-
-
-def _fix_close(table, close, diff, lam_a, lam_b, Ha, tau, sigma) -> None:
-    """Taylor values for the (rare) nearly coincident eigenvalue pairs, set by set."""
-    for p, i, j in zip(*np.nonzero(close), strict=True):
-        if diff[p, i, j] == 0.0:
-            table[p, i, j] = Ha[1][p, i]  # h[a, a] = h'(a)
-            continue
-        c, d = 0.5 * (lam_a[p, i] + lam_b[p, j]), 0.5 * diff[p, i, j]
-        H = pulse_derivatives(np.array(c), tau[p], float(sigma[p]), 3)
-        table[p, i, j] = H[1] + H[3] * d**2 / 6.0
+def _taylor_pair(lam_a, lam_b, tau, sigma, H1a) -> np.ndarray:
+    """h[a, b](τ) of one nearly coincident pair (``linear._pair_table``'s Taylor branch)."""
+    if lam_a == lam_b:
+        return H1a  # h[a, a] = h'(a)
+    c, d = 0.5 * (lam_a + lam_b), 0.5 * (lam_a - lam_b)
+    H = pulse_derivatives(np.array(c), tau, float(sigma), 3)
+    return H[1] + H[3] * d**2 / 6.0
 
 
 def _scale(tau, sigma):
     return (np.abs(tau).max(axis=1) if tau.shape[1] else 0.0) + 5.0 * sigma
 
 
-def _diffusive_many(pi, K, gamma, D, tau, sigma, w0, model, nq, delta) -> np.ndarray:
-    """``moments._diffusive_moments`` for P sets: Z of shape (P, nq, V + 1, T)."""
+_WORK = Workspace()
+
+
+def _diffusive_many(pi, K, gamma, D, tau, sigma, w0, model, delta, out) -> None:
+    """``moments._diffusive_moments`` for P sets, into ``out`` of shape (P, nq, R, T).
+
+    The divided-difference table h[λ_i, λ_j](τ) is not stored: each (i, j) column is formed
+    and contracted with its coefficient in turn (V² steps over (P, T) arrays), with the same
+    operations per element as the one-set table and product.
+    """
+    work = _WORK
     D4 = 4.0 * D
     lam, S, Sinv = _eigen_many(K, pi)
     s = model._structure()["source_idx"]
@@ -383,28 +372,59 @@ def _diffusive_many(pi, K, gamma, D, tau, sigma, w0, model, nq, delta) -> np.nda
     P, V = lam.shape
     T = tau.shape[1]
     scale = _scale(tau, sigma)
-    H, f = _pulse(lam, tau, sigma, 1, delta)
-    pair = _self_pairs(lam, H, tau, sigma, scale)
+    H, f = _pulse(lam, tau, sigma, 1, delta, work)
+    diff = lam[:, :, None] - lam[:, None, :]
+    close = np.abs(diff) * scale[:, None, None] < _CLOSE
+    safe = np.where(close, 1.0, diff)
     chat = np.matmul(Sinv * D4[:, None, :], S)
     beta = Sinv[:, :, s] * excitons
-    E = np.empty((P, 2, V, T))
-    E[:, 0] = beta[:, :, None] * H[0]
-    E[:, 1] = (Sinv[:, :, s] * w0_exc[:, None])[:, :, None] * H[0]
-    E[:, 1] += np.matmul((chat * beta[:, None, :])[:, :, None, :], pair)[:, :, 0, :]
-    Z = np.empty((P, nq, V + 1, T))
-    Z[:, :2, :V] = np.matmul(S[:, None], E)
-    if nq == 4:
-        Z[:, 2:, :V] = np.matmul(K[:, None], Z[:, :2, :V])
-        Z[:, 3, :V] += D4[:, :, None] * Z[:, 0, :V]
+    coef = chat * beta[:, None, :]  # coefficient of h[λ_i, λ_j] in the m level
+    E = work.get("E", (P, 2, V, T))
+    np.multiply(beta[:, :, None], H[0], out=E[:, 0])
+    np.multiply((Sinv[:, :, s] * w0_exc[:, None])[:, :, None], H[0], out=E[:, 1])
+    col = work.get("col", (P, T))
+    acc = work.get("acc", (P, T))
+    term = work.get("term", (P, T))
+    for i in range(V):
+        for j in range(V):
+            if i == j:
+                np.copyto(col, H[1][:, i])
+            else:
+                np.subtract(H[0][:, i], H[0][:, j], out=col)
+                col /= safe[:, i, j, None]
+                for p in np.flatnonzero(close[:, i, j]):
+                    col[p] = _taylor_pair(lam[p, i], lam[p, j], tau[p], sigma[p], H[1][p, i])
+            if j == 0:
+                np.multiply(coef[:, i, 0, None], col, out=acc)
+            else:
+                np.multiply(coef[:, i, j, None], col, out=term)
+                acc += term
+        E[:, 1, i] += acc
+    SE = np.matmul(S[:, None], E, out=work.get("SE", (P, 2, V, T)))
+    _store(out, SE, gamma, V)
+    if out.shape[1] == 4:
+        # exact time derivatives from the ODE itself (no finite differences)
+        dZ = np.matmul(K[:, None], SE, out=work.get("dZ", (P, 2, V, T)))
+        dZ[:, 1] += D4[:, :, None] * SE[:, 0]
         f = f.reshape(P, T) if f.ndim == 3 else f
-        Z[:, 2, s] += excitons * f
-        Z[:, 3, s] += w0_exc[:, None] * f
-    Z[:, :, V] = np.matmul(gamma[:, None, None, :], Z[:, :, :V])[:, :, 0]
-    return Z
+        dZ[:, 0, s] += excitons * f
+        dZ[:, 1, s] += w0_exc[:, None] * f
+        _store(out[:, 2:], dZ, gamma, V)
 
 
-def _chain_many(pi, K, gamma, D, tau, sigma, taus, w0, model, nq, delta) -> np.ndarray:
-    """``moments._chain_moments`` (ballistic valleys) for P sets, shape (P, nq, V + 1, T).
+def _store(out, X, gamma, V) -> None:
+    """Write n, m (or their derivatives) ``X`` (P, 2, V, T) and the PL row into ``out``.
+
+    ``out`` has V + 1 rows (valleys then the PL) or 1 (the PL only); the PL row is the
+    γ-weighted sum of the valley rows.
+    """
+    if out.shape[2] > 1:
+        out[:, :2, :V] = X
+    out[:, :2, -1] = np.matmul(gamma[:, None, None, :], X)[:, :, 0]
+
+
+def _chain_many(pi, K, gamma, D, tau, sigma, taus, w0, model, delta, out) -> None:
+    """``moments._chain_moments`` (ballistic valleys) for P sets, into ``out`` (P, nq, R, T).
 
     The ballistic valleys may differ between sets; the p level then holds every valley, with
     the non-ballistic ones uncoupled (zero coupling in and out), which leaves n and m as they
@@ -436,17 +456,15 @@ def _chain_many(pi, K, gamma, D, tau, sigma, taus, w0, model, nq, delta) -> np.n
     else:  # linear.pulse_shape for each set
         sig = sigma[:, None]
         f = np.exp(-0.5 * (tau / sig) ** 2) / (_SQRT2PI * sig)
-    Z = np.empty((P, nq, V + 1, T))
-    Z[:, 0, :V] = X[0]
-    Z[:, 1, :V] = X[2]
-    if nq == 4:
-        Z[:, 2, :V] = np.matmul(K, X[0]) + b[:, :, None] * f[:, None, :]
+    _store(out, np.stack([X[0], X[2]], axis=1), gamma, V)
+    if out.shape[1] == 4:
+        # exact time derivatives from the ODE itself (no finite differences)
+        dn = np.matmul(K, X[0]) + b[:, :, None] * f[:, None, :]
         dm = np.matmul(K, X[2])
         dm = dm + d4[:, :, None] * X[0]
         dm = dm + c_pm[:, :, None] * X[1]
-        Z[:, 3, :V] = dm + (w02 * b)[:, :, None] * f[:, None, :]
-    Z[:, :, V] = np.matmul(gamma[:, None, None, :], Z[:, :, :V])[:, :, 0]
-    return Z
+        dm = dm + (w02 * b)[:, :, None] * f[:, None, :]
+        _store(out[:, 2:], np.stack([dn, dm], axis=1), gamma, V)
 
 
 def solve_moments_loop(model: ValleyModel, t_ps, values: Mapping[str, object], **kw):
