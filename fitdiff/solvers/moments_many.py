@@ -173,18 +173,25 @@ def _diffusion_um2_ps(model: ValleyModel, v: dict, ok: np.ndarray) -> np.ndarray
     return np.stack(cols, axis=1) * UM2_PS_PER_CM2_S
 
 
+def _libm(fn, x: np.ndarray) -> np.ndarray:
+    """``fn`` (a ``math`` function) elementwise: the scalar solver's exact values."""
+    x = np.asarray(x, float)
+    return np.fromiter(map(fn, x.ravel().tolist()), float, x.size).reshape(x.shape)
+
+
 def rate_inputs_many(model: ValleyModel, v: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(π, K, γ) of ``ValleyModel._rate_inputs`` for every set: shapes (P,V), (P,V,V), (P,V).
 
-    The same operations in the same order, on arrays over the sets (``numpy.exp``/``log`` in
-    place of ``math.exp``/``log``, which may differ in the last bit).
+    The same operations in the same order, on arrays over the sets. The few transcendental
+    values per set go through ``math`` as in the scalar code (numpy's ``exp`` may differ from
+    libm's in the last bit, which near-degenerate valleys at low T amplify ~1e4-fold in D(t)).
     """
     vs = model.valleys
     V = len(vs)
     kT = KB_MEV_PER_K * v["T_K"]
     logw = np.stack([math.log(vl.g * vl.M_m0) - v[f"E_{vl.name}_meV"] / kT for vl in vs], axis=1)
     top = logw.max(axis=1, keepdims=True)
-    w = np.exp(logw - top)
+    w = _libm(math.exp, logw - top)
     total = np.zeros(w.shape[0])
     for i in range(V):  # left to right, as the scalar code sums
         total += w[:, i]
@@ -192,13 +199,13 @@ def rate_inputs_many(model: ValleyModel, v: dict) -> tuple[np.ndarray, np.ndarra
     gamma = np.stack([v[f"krad_{vl.name}_per_ps"] for vl in vs], axis=1)
     for i, vl in enumerate(vs):
         if vl.light_cone_meV is not None:
-            gamma[:, i] *= -np.expm1(-vl.light_cone_meV / kT)
+            gamma[:, i] *= -_libm(math.expm1, -vl.light_cone_meV / kT)
     K = np.zeros((w.shape[0], V, V))
     struct = model._structure()
     for t, i, j in zip(model.transitions, struct["from_idx"], struct["to_idx"], strict=True):
         down = v[f"rate_{t.from_}_{t.to}_per_ps"]
         if t.phonon_meV is not None:
-            down = down / -np.expm1(-t.phonon_meV / kT)
+            down = down / -_libm(math.expm1, -t.phonon_meV / kT)
         up = down * pi[:, i] / pi[:, j]
         K[:, j, i] += down
         K[:, i, i] -= down
@@ -359,9 +366,7 @@ _WORK = Workspace()
 def _diffusive_many(pi, K, gamma, D, tau, sigma, w0, model, delta, out) -> None:
     """``moments._diffusive_moments`` for P sets, into ``out`` of shape (P, nq, R, T).
 
-    The divided-difference table h[λ_i, λ_j](τ) is not stored: each (i, j) column is formed
-    and contracted with its coefficient in turn (V² steps over (P, T) arrays), with the same
-    operations per element as the one-set table and product.
+    The large arrays live in a per-thread :class:`~fitdiff.solvers.linear.Workspace`.
     """
     work = _WORK
     D4 = 4.0 * D
@@ -382,24 +387,17 @@ def _diffusive_many(pi, K, gamma, D, tau, sigma, w0, model, delta, out) -> None:
     E = work.get("E", (P, 2, V, T))
     np.multiply(beta[:, :, None], H[0], out=E[:, 0])
     np.multiply((Sinv[:, :, s] * w0_exc[:, None])[:, :, None], H[0], out=E[:, 1])
-    col = work.get("col", (P, T))
-    acc = work.get("acc", (P, T))
-    term = work.get("term", (P, T))
-    for i in range(V):
-        for j in range(V):
-            if i == j:
-                np.copyto(col, H[1][:, i])
-            else:
-                np.subtract(H[0][:, i], H[0][:, j], out=col)
-                col /= safe[:, i, j, None]
-                for p in np.flatnonzero(close[:, i, j]):
-                    col[p] = _taylor_pair(lam[p, i], lam[p, j], tau[p], sigma[p], H[1][p, i])
-            if j == 0:
-                np.multiply(coef[:, i, 0, None], col, out=acc)
-            else:
-                np.multiply(coef[:, i, j, None], col, out=term)
-                acc += term
-        E[:, 1, i] += acc
+    # the divided-difference table h[λ_i, λ_j](τ) and its contraction, as the one-set path
+    # does them (same operations, so the same rounding), in reused memory
+    table = work.get("pair", (P, V, V, T))
+    np.subtract(H[0][:, :, None, :], H[0][:, None, :, :], out=table)
+    table /= safe[..., None]
+    table.reshape(P, V * V, T)[:, :: V + 1] = H[1]
+    close.reshape(P, V * V)[:, :: V + 1] = False
+    for p, i, j in zip(*np.nonzero(close), strict=True):
+        table[p, i, j] = _taylor_pair(lam[p, i], lam[p, j], tau[p], sigma[p], H[1][p, i])
+    ctr = np.matmul(coef[:, :, None, :], table, out=work.get("ctr", (P, V, 1, T)))
+    E[:, 1] += ctr[:, :, 0]
     SE = np.matmul(S[:, None], E, out=work.get("SE", (P, 2, V, T)))
     _store(out, SE, gamma, V)
     if out.shape[1] == 4:
