@@ -232,8 +232,9 @@ def prepare(
             sel = pp.crop(m.coords[dim], rng, name)
             sels.append(sel)
             coords[dim] = m.coords[dim][sel]
-    index = np.ix_(*sels)
-    data, bad, offset, t = data[index], bad[index], offset[index], t[sel_t]
+    if not all(s.all() for s in sels):  # nothing to crop: no copy of the image
+        index = np.ix_(*sels)
+        data, bad, offset, t = data[index], bad[index], offset[index], t[sel_t]
     factors = {"t": bin_t, "y": bin_y, "x": bin_x}
     for axis, dim in enumerate(("t", *coords)):
         f = int(factors[dim])
