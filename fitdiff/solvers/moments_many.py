@@ -120,37 +120,40 @@ def stack_values(model: ValleyModel, values: Mapping[str, object]) -> tuple[dict
     return out, P
 
 
-def _valid(model: ValleyModel, v: dict, P: int) -> np.ndarray:
-    """The checks of ``ValleyModel._validate`` on the values, one bool per set."""
+def _valid(model: ValleyModel, v: dict, given, P: int) -> np.ndarray:
+    """The value checks of ``ValleyModel._validate``, one bool per set.
+
+    Only the ``given`` names can fail them: the others hold the (validated) model's values.
+    """
+    slots = model._structure()["slots"]
+    table_D = {f"D_{vl.name}_cm2_s" for vl in model.valleys if vl.diffusivity is not None}
+    positive, nonneg, finite, table = [], [], [], []
+    for name in given:
+        head = name.split("_", 1)[0]
+        if name in ("T_K", "w0_um"):
+            positive.append(v[name])
+        elif name == "t0_ps" or head == "E":
+            finite.append(v[name])
+        elif name in table_D:
+            table.append(v[name])  # NaN means "from the table" (checked after D(T))
+        else:
+            nonneg.append(v[name])
     ok = np.ones(P, dtype=bool)
-
-    def need(x, cond):
-        nonlocal ok
-        with np.errstate(invalid="ignore"):
-            ok &= np.isfinite(x) & cond(x)
-
-    need(v["T_K"], lambda x: x > 0)
-    need(v["w0_um"], lambda x: x > 0)
-    need(v["t0_ps"], lambda x: x == x)
-    for name in ("pulse_fwhm_ps", "w_psf_um", "irf_fwhm_ps"):
-        need(v[name], lambda x: x >= 0)
-    for vl in model.valleys:
-        n = vl.name
-        need(v[f"E_{n}_meV"], lambda x: x == x)
-        for key in ("krad", "knr"):
-            need(v[f"{key}_{n}_per_ps"], lambda x: x >= 0)
-        need(v[f"tau_{n}_ps"], lambda x: x >= 0)
-        D = v[f"D_{n}_cm2_s"]
-        if vl.diffusivity is None:
-            need(D, lambda x: x >= 0)
-        else:  # NaN means "from the table" (checked after the D(T) evaluation)
-            with np.errstate(invalid="ignore"):
-                ok &= np.isnan(D) | (np.isfinite(D) & (D >= 0))
-    struct = model._structure()
-    for t, i, j in zip(model.transitions, struct["from_idx"], struct["to_idx"], strict=True):
-        need(v[f"rate_{t.from_}_{t.to}_per_ps"], lambda x: x >= 0)
-        with np.errstate(invalid="ignore"):
-            ok &= v[f"E_{model.valleys[i].name}_meV"] >= v[f"E_{model.valleys[j].name}_meV"]
+    with np.errstate(invalid="ignore"):
+        for group, test in ((positive, np.greater), (nonneg, np.greater_equal)):
+            if group:
+                X = np.stack(group)
+                ok &= (np.isfinite(X) & test(X, 0.0)).all(axis=0)
+        if finite:
+            ok &= np.isfinite(np.stack(finite)).all(axis=0)
+        if table:
+            X = np.stack(table)
+            ok &= (np.isnan(X) | (np.isfinite(X) & (X >= 0))).all(axis=0)
+        if any(slots[n][2] == "E_meV" for n in given):
+            struct = model._structure()
+            vs = model.valleys
+            for i, j in zip(struct["from_idx"], struct["to_idx"], strict=True):
+                ok &= v[f"E_{vs[i].name}_meV"] >= v[f"E_{vs[j].name}_meV"]
     return ok
 
 
@@ -258,7 +261,7 @@ def solve_moments_many(
     """
     t = np.asarray(t_ps, dtype=float).ravel()
     v, P = stack_values(model, values)
-    ok = _valid(model, v, P)
+    ok = _valid(model, v, values.keys(), P)
     # impossible sets are computed with the base values (no warnings) and blanked afterwards
     if not ok.all():
         base, _ = stack_values(model, {})
