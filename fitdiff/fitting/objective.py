@@ -75,7 +75,6 @@ class Term:
         extra = float(np.sum(np.log(np.diag(L)))) - _half_logdet(d)
         return r, extra, m
 
-
     def evaluate_many(self, values: dict, P: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`evaluate` for P parameter sets: (χ² (P,), Σ ln(s_i/σ_i) (P,), usable (P,)).
 

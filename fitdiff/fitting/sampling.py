@@ -57,10 +57,11 @@ class ChainBackend(emcee.backends.HDFBackend):
 
     Parameters
     ----------
-    flush_steps : int
-        Steps per written block (1 = every step, the unbuffered behaviour).
-    flush_seconds : float
-        Longest time a finished step waits in memory.
+    flush_steps : int, optional
+        Steps per written block (1 = every step, the unbuffered behaviour; default
+        ``FLUSH_STEPS``).
+    flush_seconds : float, optional
+        Longest time a finished step waits in memory (default ``FLUSH_SECONDS``).
     """
 
     def __init__(
@@ -68,13 +69,13 @@ class ChainBackend(emcee.backends.HDFBackend):
         filename,
         name: str = _GROUP,
         *,
-        flush_steps: int = FLUSH_STEPS,
-        flush_seconds: float = FLUSH_SECONDS,
+        flush_steps: int | None = None,
+        flush_seconds: float | None = None,
     ):
         super().__init__(filename, name=name)
         self._run: _OpenChain | None = None
-        self.flush_steps = max(1, int(flush_steps))
-        self.flush_seconds = float(flush_seconds)
+        self.flush_steps = max(1, int(FLUSH_STEPS if flush_steps is None else flush_steps))
+        self.flush_seconds = float(FLUSH_SECONDS if flush_seconds is None else flush_seconds)
 
     def open(self, mode: str = "r"):
         # emcee's readers use ``with self.open() as f``: lend the open file without closing it,
