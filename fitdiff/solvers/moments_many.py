@@ -99,11 +99,24 @@ def stack_values(model: ValleyModel, values: Mapping[str, object]) -> tuple[dict
             P = a.size
         arrays[name] = a
     P = 1 if P is None else P
+    out = dict(_base_columns(model, P))
+    for name, a in arrays.items():
+        out[name] = np.broadcast_to(a, (P,)).astype(float)
+    return out, P
+
+
+def _base_columns(model: ValleyModel, P: int) -> dict:
+    """The model's own value of every flat parameter as a read-only (P,) array (cached on
+    the model instance, beside its structure cache: a sampler asks for the same P often)."""
+    cache = model.__dict__.get("_stack_base")
+    if cache is None or cache["owner"] is not model:
+        # ``with_parameters`` copies the instance dict: a copy must not see these values
+        cache = model.__dict__["_stack_base"] = {"owner": model}
+    hit = cache.get(P)
+    if hit is not None:
+        return hit
     out = {}
-    for name, (kind, i, attr) in slots.items():
-        if name in arrays:
-            out[name] = np.broadcast_to(arrays[name], (P,)).astype(float)
-            continue
+    for name, (kind, i, attr) in model._structure()["slots"].items():
         if kind == "valley":
             v = model.valleys[i]
             x = getattr(v, attr)
@@ -116,8 +129,14 @@ def stack_values(model: ValleyModel, values: Mapping[str, object]) -> tuple[dict
             x = getattr(model.instrument, attr)
         else:
             x = model.T_K
-        out[name] = np.full(P, float(x))
-    return out, P
+        col = np.full(P, float(x))
+        col.flags.writeable = False
+        out[name] = col
+    if len(cache) > 8:  # a handful of stack sizes in practice
+        cache.clear()
+        cache["owner"] = model
+    cache[P] = out
+    return out
 
 
 def _valid(model: ValleyModel, v: dict, given, P: int) -> np.ndarray:

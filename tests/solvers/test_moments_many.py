@@ -147,3 +147,14 @@ def test_bad_stack_arguments_are_named():
         solve_moments_many(model, t, {"D_X_cm2_s": [1.0]})
     with pytest.raises(ConfigError, match="'w0_um' has 3 values, other parameters have 2"):
         solve_moments_many(model, t, {"D_KK_cm2_s": [1.0, 2.0], "w0_um": [0.1, 0.2, 0.3]})
+
+
+def test_a_changed_copy_does_not_reuse_the_originals_values():
+    # the base values are cached per model instance; with_parameters copies must not see them
+    model = ValleyModel.from_dict(two_valley())
+    t = np.linspace(0.0, 50.0, 20)
+    solve_moments_many(model, t, {"D_KK_cm2_s": [1.0, 2.0]})
+    other = model.with_parameters(w0_um=0.9)
+    stack = solve_moments_many(other, t, {"D_KK_cm2_s": [1.0, 2.0]})
+    ref = solve_moments(other.with_parameters(D_KK_cm2_s=2.0), t)
+    np.testing.assert_allclose(stack.w2_pl_um2[1], ref.w2_pl_um2, rtol=RTOL, atol=0)
