@@ -195,9 +195,12 @@ class Workspace:
         if not self._keep:
             return np.empty(shape, dtype)
         arrays = self._local.__dict__.setdefault("arrays", {})
-        a = arrays.get(name)
-        if a is None or a.shape != shape or a.dtype != dtype:
-            a = arrays[name] = np.empty(shape, dtype)
+        key = (name, tuple(shape), np.dtype(dtype).char)
+        a = arrays.get(key)
+        if a is None:
+            if len(arrays) > 64:  # stacks of a few sizes in practice; bound the memory kept
+                arrays.clear()
+            a = arrays[key] = np.empty(shape, dtype)
         return a
 
 
