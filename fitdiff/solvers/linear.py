@@ -148,8 +148,9 @@ def pulse_terms(lam, tau, sigma, order: int, work=None) -> tuple[list, np.ndarra
     # mask, so the times are sliced.)
     tail = np.abs(mu, out=buf.get("tail", shape))
     tail /= _SQRT2 * sigma  # |z|
-    live = np.flatnonzero((gauss > 0.0).reshape(-1, gauss.shape[-1]).any(axis=0))
-    if live.size == tail.shape[-1]:
+    T = tail.shape[-1]
+    live = np.flatnonzero((gauss > 0.0).reshape(-1, T).any(axis=0)) if T else np.arange(0)
+    if live.size == T:
         erfcx(tail, out=tail)
     elif live.size and live[-1] - live[0] + 1 == live.size:
         part = tail[..., live[0] : live[-1] + 1]

@@ -158,3 +158,11 @@ def test_a_changed_copy_does_not_reuse_the_originals_values():
     stack = solve_moments_many(other, t, {"D_KK_cm2_s": [1.0, 2.0]})
     ref = solve_moments(other.with_parameters(D_KK_cm2_s=2.0), t)
     np.testing.assert_allclose(stack.w2_pl_um2[1], ref.w2_pl_um2, rtol=RTOL, atol=0)
+
+
+@pytest.mark.parametrize("t", [np.array([]), np.array([7.0]), np.array([50.0, -2.0, 10.0])])
+def test_empty_single_and_unsorted_time_grids(t):
+    model = ValleyModel.from_dict(three_valley()).with_parameters(irf_fwhm_ps=3.0)
+    for m in (model, model.with_parameters(tau_KK_ps=0.3)):
+        stack = _check(m, t, {"D_KK_cm2_s": [1.0, 3.0]})
+        assert stack.pl.shape == (2, t.size)
