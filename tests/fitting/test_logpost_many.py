@@ -12,13 +12,11 @@ import math
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from fitting_sim import THREE_VALLEYS, linear_widths
 
 from fitdiff.fitting import (
     GlobalObjective,
@@ -33,8 +31,8 @@ from fitdiff.fitting import (
 )
 from fitdiff.fitting.valleys import ValleysModel
 from fitdiff.solvers import ValleyModel, solve_moments
+from fitdiff.testing import THREE_VALLEYS, linear_widths
 
-HERE = Path(__file__).resolve().parent
 RTOL = 1e-12
 
 
@@ -151,9 +149,8 @@ def test_posterior_predictive_bands_equal_one_draw_at_a_time():
 
 _KILLED = textwrap.dedent(
     """
-    import os, sys
-    sys.path.insert(0, {here!r})
-    from fitting_sim import linear_widths
+    import os
+    from fitdiff.testing import linear_widths
     from fitdiff.fitting import LinearModel, Objective, WidthsData, make_parameters, sample
     from fitdiff.fitting import sampling
 
@@ -181,7 +178,7 @@ _KILLED = textwrap.dedent(
 
 def test_a_kill_loses_at_most_the_unwritten_block_and_resume_is_exact(tmp_path):
     path = tmp_path / "chain.h5"
-    code = _KILLED.format(here=str(HERE), path=str(path))
+    code = _KILLED.format(path=str(path))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 9, proc.stderr
     with h5py.File(path, "r") as f:

@@ -7,9 +7,6 @@ relative and give NaN rows exactly for the sets ``predict`` refuses.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,9 +17,7 @@ from fitdiff.fitting.data import Dataset
 from fitdiff.fitting.models import BallisticModel, DiffusivityModel, ForwardModel, LinearModel
 from fitdiff.fitting.valleys import ValleysModel
 from fitdiff.solvers import ValleyModel
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "solvers"))
-from solver_cases import three_valley, two_valley  # noqa: E402
+from fitdiff.testing import three_valley, two_valley
 
 RTOL = 1e-12
 

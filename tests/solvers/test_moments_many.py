@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from solver_cases import three_valley, two_valley
-from test_fast_path import _cases
+from test_fast_path import CASES
 
 from fitdiff.errors import ConfigError
 from fitdiff.solvers import ValleyModel, solve_moments
 from fitdiff.solvers.moments_many import solve_moments_many
+from fitdiff.testing import three_valley, two_valley
 
 RTOL = 1e-12
 
@@ -70,10 +70,12 @@ def _jitter(model: ValleyModel, P: int, seed: int) -> dict:
     return out
 
 
-@pytest.mark.parametrize("name", list(_cases()))
+@pytest.mark.parametrize("name", list(CASES))
 @pytest.mark.parametrize("instrument", [True, False])
 def test_stack_matches_one_at_a_time(name, instrument):
-    model = _cases()[name]
+    # the models of the fast-path golden file: one valley, ballistic starts, the 20 K bright
+    # minority, phonon + light cone, degenerate and nearly degenerate rates, no decay
+    model = CASES[name][1]
     t = np.linspace(-5.0, 300.0, 400)
     _check(model, t, _jitter(model, 5, seed=3), instrument=instrument)
 
