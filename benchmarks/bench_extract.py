@@ -17,7 +17,14 @@ sigma = sqrt(max(d, 1)), and a loop of the same estimator as the extractor (weig
 model, re-fitted until σ² moves < 1e-4), which is the one the σ² agreement is judged against:
 data weights bias σ² at a few counts per pixel, so that loop disagrees by design.
 
+The issue-15 rows: ``extract_widths`` all in against one bare moment pass (three weighted
+sums per row, the memory-bound floor) and against the per-row curve_fit loop, and the first
+``extract_widths`` call in a new process (numba import and cache load, or the numpy path when
+that is cheaper for the image: :mod:`fitdiff.extract.compiled`), timed in fresh subprocesses
+against the warm call of the same process.
+
     python benchmarks/bench_extract.py [--rows 1024] [--cols 1024] [--seed 0] [--numpy]
+    python benchmarks/bench_extract.py --cold-only      # just the first-call rows
 """
 
 from __future__ import annotations
@@ -79,7 +86,11 @@ def main(argv=None) -> None:
     ap.add_argument("--cols", type=int, default=1024)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--numpy", action="store_true", help="headline figures for the numpy path")
+    ap.add_argument("--cold-only", action="store_true", help="only the first-call rows")
     args = ap.parse_args(argv)
+    cold_rows(args.rows, args.cols, args.seed)
+    if args.cold_only:
+        return
     m = make_image(args.rows, args.cols, args.seed)
     x = m.coords["x"]
     data = m.counts.astype(float)
@@ -177,6 +188,10 @@ def main(argv=None) -> None:
     print(f"batched fit / moment pass   = {t_batched / t_moment:7.2f}x  (target <= 20)")
     print(f"batched fit / bare sums     = {t_batched / t_bare:7.2f}x")
     print(f"extract_widths / moment     = {t_full / t_moment:7.2f}x")
+    print(
+        f"extract_widths / bare sums  = {t_full / t_bare:7.2f}x  (issue 15 target <= 5, "
+        f"all in, path {path})"
+    )
     for reweight, label in (
         (False, "curve_fit, data weights (issue baseline)"),
         (True, "curve_fit, model weights (same estimator)"),
@@ -201,6 +216,51 @@ def main(argv=None) -> None:
             f"    on the {bright.sum()} rows with peak > 100 counts/pixel: median "
             f"{100 * np.median(rel_b):.3f} % (data weights are biased at a few counts)"
         )
+
+
+_COLD = """
+import sys, time
+sys.path.insert(0, {bench!r})
+from bench_extract import make_image
+m = make_image({rows}, {cols}, {seed})
+from fitdiff.extract import extract_widths
+t0 = time.perf_counter(); extract_widths(m); t1 = time.perf_counter()
+extract_widths(m); t2 = time.perf_counter()
+print(t1 - t0, t2 - t1, 'numba' in sys.modules)
+"""
+
+
+def cold_rows(rows: int, cols: int, seed: int, repeats: int = 2) -> None:
+    """First ``extract_widths`` call of a new process against its warm second call."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = _COLD.format(bench=str(Path(__file__).parent), rows=rows, cols=cols, seed=seed)
+    env0 = {k: v for k, v in os.environ.items() if k != "FITDIFF_NUMBA"}
+    print(f"first extract_widths call in a new process ({rows} x {cols}), best of {repeats}:")
+    warm_numba = None
+    for label, env in (("auto", env0), ("numba forced", {**env0, "FITDIFF_NUMBA": "1"})):
+        runs = []
+        for _ in range(repeats):
+            out = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+            ).stdout.split()
+            runs.append((float(out[0]), float(out[1]), out[2] == "True"))
+        first = min(r[0] for r in runs)
+        warm = min(r[1] for r in runs)
+        if label == "numba forced":
+            warm_numba = warm
+        print(
+            f"  {label:13s} first {first * 1e3:8.1f} ms, second {warm * 1e3:8.1f} ms "
+            f"(numba loaded after the first call: {runs[0][2]})"
+        )
+        if label == "auto":
+            first_auto = first
+    print(
+        f"  first call (auto) / warm compiled call = {first_auto / warm_numba:6.1f}x"
+        "  (target: first call <= 0.3 s idle, or the numpy path where faster)"
+    )
 
 
 def _with_env(value: str, fn):

@@ -1,17 +1,23 @@
 """Fitting benchmark: log-posterior evaluations/s for the ``valleys`` model and emcee overhead.
 
-Model: 3 valleys (WS2-like KK bright, KK' and KΛ dark; PHYSICS.md §3.1 offsets), 300 times,
+Model: 3 valleys (WS2-like KK bright, KK' and KΛ dark; PHYSICS.md §3.1 offsets), 500 times,
 Gaussian pulse, IRF and PSF; data w²_PL(t) and PL(t) fitted jointly (one moment solve per
-evaluation, shared through the model's cache). Baseline for the overhead ratio: the same number
-of bare model calls (``ValleyModel.with_parameters`` + ``solve_moments``) as emcee makes
-(walkers × (steps + 1), the + 1 being the walkers' start). The emcee wall time is the whole
+evaluation, shared through the model's cache). The emcee wall time is the whole
 :func:`fitdiff.fitting.sample` call: fingerprint, HDF5 chain file, start, steps and summary.
-Target (issue 6): overhead ratio ≤ 1.5.
+
+Two sampler paths are timed in the same run: the default (emcee ``vectorize=True`` on
+``Objective.logpost_many``, one batched model evaluation per half-ensemble; the chain written
+in blocks) and the path before it (one walker at a time through a serial pool, the chain
+flushed every step). Baselines: the model calls each path makes, bare: batched
+(``solve_moments_many`` of each half-ensemble) for the default path, one at a time
+(``with_parameters`` + ``solve_moments``) for the old one. Targets (issue 15): ≥ 3 × 10⁴
+log-posterior evaluations per second of wall time at 32 walkers; overhead (sample ÷ bare
+model calls) ≤ 1.2 at 16 walkers.
 
 The machine is shared, so each figure is the fastest of ``--repeats`` interleaved runs (the
-least disturbed one); the ratio divides the fastest emcee run by the fastest bare run.
+least disturbed one); ratios divide fastest by fastest.
 
-Run:  python benchmarks/bench_fitting.py [--walkers 16 32 64 --steps 20 --repeats 3]
+Run:  python benchmarks/bench_fitting.py [--walkers 16 32 --steps 60 --repeats 3]
 """
 
 from __future__ import annotations
@@ -31,9 +37,11 @@ from fitdiff.fitting import (
     WidthsData,
     make_parameters,
     sample,
+    sampling,
 )
 from fitdiff.fitting.valleys import ValleysModel
 from fitdiff.solvers import ValleyModel, solve_moments
+from fitdiff.solvers.moments_many import solve_moments_many
 from fitdiff.testing import THREE_VALLEYS
 
 FREE = ("D_KK_cm2_s", "D_KKp_cm2_s", "D_KL_cm2_s", "rate_KK_KKp_per_ps", "pl_scale")
@@ -41,7 +49,7 @@ FREE = ("D_KK_cm2_s", "D_KKp_cm2_s", "D_KL_cm2_s", "rate_KK_KKp_per_ps", "pl_sca
 
 def build():
     base = ValleyModel.from_dict(THREE_VALLEYS)
-    t = np.linspace(-10.0, 500.0, 300)
+    t = np.linspace(-10.0, 500.0, 500)
     sol = solve_moments(base, t)
     rng = np.random.default_rng(0)
     w_err = np.full(t.size, 0.01)
@@ -68,53 +76,119 @@ def build():
     return base, t, GlobalObjective(objs)
 
 
-def overhead(base, t, obj, thetas, walkers: int, steps: int) -> tuple[float, float, int]:
-    """One bare-model timing and one emcee timing: (bare s, emcee wall s, model calls)."""
-    n_calls = walkers * (steps + 1)
-    names = obj.names[:-1]  # pl_scale is not a solver parameter
+class SerialPool:
+    """A pool that maps one walker at a time: emcee's per-walker path (the path before
+    stacked evaluation), for the same-run comparison."""
+
+    def map(self, fn, items):
+        return list(map(fn, items))
+
+
+def _sample(obj, walkers, steps, *, old: bool) -> float:
+    """Wall time of one whole ``sample`` call (fingerprint, chain file, start, steps, summary).
+
+    ``old``: one walker at a time and the chain flushed every step (the code before stacked
+    evaluation and buffered writes); otherwise the default path.
+    """
+    saved = sampling.FLUSH_STEPS
+    if old:
+        sampling.FLUSH_STEPS = 1
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            sample(
+                obj,
+                backend_path=Path(tmp) / "chain.h5",
+                walkers=walkers,
+                steps=steps,
+                burn=0,
+                seed=1,
+                pool=SerialPool() if old else None,
+            )
+            return time.perf_counter() - t0
+    finally:
+        sampling.FLUSH_STEPS = saved
+
+
+def bare_single(base, t, names, thetas, n_calls) -> float:
+    """n_calls bare model calls one at a time (``with_parameters`` + ``solve_moments``)."""
     t0 = time.perf_counter()
     for i in range(n_calls):
         th = thetas[i % len(thetas)]
         solve_moments(base.with_parameters(**dict(zip(names, th[:-1], strict=True))), t)
-    bare = time.perf_counter() - t0
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        sample(
-            obj, backend_path=Path(tmp) / "chain.h5", walkers=walkers, steps=steps, burn=0, seed=1
-        )
-        wall = time.perf_counter() - t0
-    return bare, wall, n_calls
+    return time.perf_counter() - t0
+
+
+def bare_batched(base, t, names, thetas, walkers, steps) -> float:
+    """The model calls emcee's stacked path makes: the start (all walkers) and two halves of
+    the ensemble per step, each one :func:`solve_moments_many` of what the fit needs."""
+    half = walkers // 2
+    t0 = time.perf_counter()
+    for k in range(2 * steps + 1):
+        P = walkers if k == 0 else half
+        rows = thetas[(np.arange(P) + k * half) % len(thetas)]
+        values = {n: rows[:, j] for j, n in enumerate(names)}
+        solve_moments_many(base, t, values, derivatives=False, valleys=False)
+    return time.perf_counter() - t0
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--walkers", type=int, nargs="+", default=[16, 32, 64])
-    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--walkers", type=int, nargs="+", default=[16, 32])
+    ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
     base, t, obj = build()
     theta0 = obj.theta0
     rng = np.random.default_rng(1)
     thetas = theta0 * (1 + 1e-3 * rng.standard_normal((200, theta0.size)))
+    names = obj.names[:-1]  # pl_scale is not a solver parameter
 
-    per_logpost = np.inf
+    one, many = np.inf, np.inf
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        for th in thetas:
+        for th in thetas[:64]:
             obj.logpost(th)
-        per_logpost = min(per_logpost, (time.perf_counter() - t0) / len(thetas))
+        one = min(one, (time.perf_counter() - t0) / 64)
+        t0 = time.perf_counter()
+        for k in range(4):
+            obj.logpost_many(thetas[16 * k : 16 * (k + 1)])
+        many = min(many, (time.perf_counter() - t0) / 64)
 
     print(f"valleys (3 valleys, {t.size} times, pulse + IRF + PSF; w²_PL and PL jointly)")
-    print(f"  log-posterior: {per_logpost * 1e3:.3f} ms/eval = {1 / per_logpost:.0f} evals/s")
+    print(
+        f"  log-posterior one at a time {one * 1e3:.3f} ms = {1 / one:.0f}/s; stacked by 16 "
+        f"{many * 1e3:.3f} ms = {1 / many:.0f}/s; ratio {one / many:.2f}x"
+    )
     for walkers in args.walkers:
-        runs = [overhead(base, t, obj, thetas, walkers, args.steps) for _ in range(args.repeats)]
-        bare = min(r[0] for r in runs)
-        wall = min(r[1] for r in runs)
-        n_calls = runs[0][2]
+        n_calls = walkers * (args.steps + 1)
+        runs = []
+        for _ in range(args.repeats):  # interleaved: each round sees the same machine load
+            runs.append(
+                (
+                    bare_single(base, t, names, thetas, n_calls),
+                    bare_batched(base, t, names, thetas, walkers, args.steps),
+                    _sample(obj, walkers, args.steps, old=True),
+                    _sample(obj, walkers, args.steps, old=False),
+                )
+            )
+        b1, bm, old, new = (min(r[i] for r in runs) for i in range(4))
+        print(f"  {walkers} walkers x {args.steps} steps ({n_calls} log-posterior evaluations):")
         print(
-            f"  {walkers} walkers × {args.steps} steps: bare model calls {n_calls} in "
-            f"{bare:.3f} s ({bare / n_calls * 1e3:.3f} ms each); emcee with HDF5 chain "
-            f"{wall:.3f} s; overhead ratio {wall / bare:.2f} (target ≤ 1.5)"
+            f"    sample, stacked + buffered chain  {new:7.3f} s = {n_calls / new:7.0f} evals/s"
+            f" of wall time (target >= 3e4/s at 32 walkers)"
+        )
+        print(
+            f"    sample, one walker at a time + per-step flush {old:7.3f} s = "
+            f"{n_calls / old:7.0f} evals/s; stacked is {old / new:5.2f}x faster"
+        )
+        print(
+            f"    bare model calls: batched {bm:7.3f} s, one at a time {b1:7.3f} s (ratio "
+            f"{b1 / bm:5.2f}x)"
+        )
+        print(
+            f"    overhead ratio: sample / bare batched calls = {new / bm:5.2f} (target <= 1.2 at"
+            f" 16 walkers); old path / bare single calls = {old / b1:5.2f}"
         )
 
 

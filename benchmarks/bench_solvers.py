@@ -7,16 +7,26 @@ PDE solve (BDF, sparse Jacobian), each asked for the same PL width w²_PL(t). "f
 what a fit pays per likelihood call: ``with_parameters`` with a new D and a new rate (so K
 changes and its eigen-decomposition is redone) plus the solve.
 
+"batched" is :func:`fitdiff.solvers.moments_many.solve_moments_many` on a stack of P parameter
+sets (new D and rate in each, as a fit step) asking for what a fit of w²_PL(t) and PL(t) needs
+(no derivatives, PL row only), against the same sets one at a time (``with_parameters`` +
+``solve_moments``) in the same run. Both are timed in CPU seconds of this process
+(``time.process_time``) as well as wall time: on a shared machine the CPU time is the
+per-core figure, and the ratio is measured within one run either way.
+
     python benchmarks/bench_solvers.py            # about 20 s on one core
+    python benchmarks/bench_solvers.py --batched-only
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
 
 from fitdiff.solvers import ValleyModel, solve_moments, solve_spatial
+from fitdiff.solvers.moments_many import solve_moments_many
 from fitdiff.testing import three_valley, two_valley
 
 
@@ -31,9 +41,55 @@ def best_time(fn, repeat: int, number: int) -> float:
     return min(times)
 
 
+def best_cpu(fn, repeat: int, number: int) -> tuple[float, float]:
+    """Best (CPU s, wall s) per call of ``number`` calls over ``repeat`` rounds."""
+    cpu, wall = [], []
+    for _ in range(repeat):
+        c0, w0 = time.process_time(), time.perf_counter()
+        for _ in range(number):
+            fn()
+        cpu.append((time.process_time() - c0) / number)
+        wall.append((time.perf_counter() - w0) / number)
+    return min(cpu), min(wall)
+
+
+def batched_rows(model, t, sizes=(16, 32, 64)) -> None:
+    """Batched evaluations per second against one at a time, same parameter sets, one run."""
+    rng = np.random.default_rng(0)
+    print("batched moment model, 3 valleys, 500 times, pulse + IRF + PSF (w2_PL and PL rows)")
+    for P in sizes:
+        values = {
+            "D_KK_cm2_s": 4.0 + 0.5 * rng.random(P),
+            "rate_KK_KL_per_ps": 0.5 + 0.05 * rng.random(P),
+        }
+
+        def one_at_a_time(P=P, values=values):
+            for p in range(P):
+                m = model.with_parameters(
+                    D_KK_cm2_s=values["D_KK_cm2_s"][p],
+                    rate_KK_KL_per_ps=values["rate_KK_KL_per_ps"][p],
+                )
+                solve_moments(m, t)
+
+        def batched(values=values):
+            solve_moments_many(model, t, values, derivatives=False, valleys=False)
+
+        c1, w1 = best_cpu(one_at_a_time, repeat=5, number=2)
+        cb, wb = best_cpu(batched, repeat=5, number=4)
+        print(
+            f"  P = {P:3d}: batched {cb / P * 1e6:7.1f} us CPU/eval ({P / cb:8.0f} evals/s per "
+            f"core; wall {P / wb:8.0f}/s) | one at a time {c1 / P * 1e6:7.1f} us "
+            f"({P / c1:6.0f}/s) | ratio {c1 / cb:5.2f}x CPU, {w1 / wb:5.2f}x wall"
+            "   (target >= 5e4 evals/s per core)"
+        )
+
+
 def main() -> None:
     model = ValleyModel.from_dict(three_valley()).with_parameters(irf_fwhm_ps=3.0, w_psf_um=0.3)
     t = np.linspace(0.0, 200.0, 500)
+    batched_rows(model, t)
+    if "--batched-only" in sys.argv:
+        return
     r = np.linspace(0.0, 8.0, 801)
 
     t_mom = best_time(lambda: solve_moments(model, t), repeat=5, number=200)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ExtractionError, MissingExtraError
+from . import compiled
 from .noise import NoiseModel
 
 BACKENDS = ("auto", "numpy", "numba")
@@ -115,15 +116,24 @@ def batched_lm(
         always float64). float32 was measured no faster here and converges more erratically.
         Anything but float64 uses the numpy batch.
     backend : {"auto", "numpy", "numba"}
-        "auto": the compiled kernel when the model has one, the noise is a NoiseModel and numba
-        is importable (unless the environment sets ``FITDIFF_NUMBA=0``), else numpy. "numba"
-        insists (MissingExtraError without numba, ExtractionError for an unsupported model).
+        "auto": the compiled kernel when the model has one, the noise is a NoiseModel, numba
+        is importable and loading it pays (:mod:`fitdiff.extract.compiled`: numba already
+        loaded, or enough numpy work in this process; ``FITDIFF_NUMBA=1`` always, ``=0``
+        never), else numpy. "numba" insists (MissingExtraError without numba,
+        ExtractionError for an unsupported model).
     """
     if isinstance(variance, NoiseModel):
         variance = variance.variance
-    kernel = _fast_kernel(model, variance, dtype, backend)
+    kernel = _fast_kernel(model, variance, dtype, backend, np.size(data))
     if kernel is not None:
         return _run_numba(kernel, model, p0, data, valid, variance.__self__, offset, max_iter, tol)
+    if backend == "auto" and _why_not(model, variance, dtype) is None:
+        compiled.spent_numpy(NUMPY_SECONDS_PER_PIXEL * np.size(data))
+    return _numpy_lm(model, p0, data, valid, variance, offset, max_iter, tol, dtype)
+
+
+def _numpy_lm(model, p0, data, valid, variance, offset, max_iter, tol, dtype) -> LMResult:
+    """The numpy batch of :func:`batched_lm` (all rows advance together)."""
     p = np.array(p0, dtype=float)
     nrow, npar = p.shape
     offset = np.broadcast_to(np.asarray(offset, dtype=float), data.shape)
@@ -199,12 +209,35 @@ def _import_kernels():
     return _KERNELS[0]
 
 
-def _fast_kernel(model, variance, dtype, backend):
-    """The compiled kernel to use, or None for the numpy batch (see ``backend``)."""
+#: Seconds per (row × pixel) of the numpy batch (531 × 1024 streak rows in ~150 ms on the
+#: idle 2-core CI box, docs/guide/performance.md): what ``auto`` predicts it would cost.
+NUMPY_SECONDS_PER_PIXEL = 2.8e-7
+
+
+def _fast_kernel(model, variance, dtype, backend, pixels: int = 0):
+    """The compiled kernel to use, or None for the numpy batch (see ``backend``).
+
+    ``auto`` takes the kernel only when :func:`fitdiff.extract.compiled.wanted` says loading
+    it pays for ``pixels`` (rows × pixels of this call).
+    """
     if backend not in BACKENDS:
         raise ExtractionError(f"backend = {backend!r}; allowed {BACKENDS}")
     if backend == "numpy":
         return None
+    why_not = _why_not(model, variance, dtype)
+    if backend == "auto":
+        if why_not or not compiled.wanted(NUMPY_SECONDS_PER_PIXEL * pixels):
+            return None
+        return None if not numba_available() else _import_kernels()
+    if why_not:
+        raise ExtractionError(f"backend = 'numba' impossible: {why_not}")
+    if _import_kernels() is None:
+        raise MissingExtraError("numba", "fast", "backend = 'numba'")
+    return _import_kernels()
+
+
+def _why_not(model, variance, dtype) -> str | None:
+    """Why the compiled kernel cannot fit this model (None: it can)."""
     why_not = None
     if model.fast is None or model.fast[0] != "gauss1d":
         why_not = "the model has no compiled kernel (only the 1D Gaussian has)"
@@ -212,13 +245,7 @@ def _fast_kernel(model, variance, dtype, backend):
         why_not = "the variance is not a NoiseModel"
     elif np.dtype(dtype) != np.float64:
         why_not = f"dtype = {np.dtype(dtype)}; the kernel is float64"
-    if backend == "auto":
-        return None if why_not or not numba_available() else _import_kernels()
-    if why_not:
-        raise ExtractionError(f"backend = 'numba' impossible: {why_not}")
-    if _import_kernels() is None:
-        raise MissingExtraError("numba", "fast", "backend = 'numba'")
-    return _import_kernels()
+    return why_not
 
 
 def _run_numba(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -> LMResult:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ExtractionError, MissingExtraError
+from . import compiled
+
 
 def edge_pixels(coords: list[np.ndarray], fraction: float) -> np.ndarray:
     """Pixels within ``fraction`` of the span from either end of any axis (N,) bool."""
@@ -44,11 +47,18 @@ def fill_masked(values: np.ndarray, bad: np.ndarray) -> np.ndarray:
     return np.where(bad & (has_l | has_r), interp, values)
 
 
+#: Seconds per pixel of the numpy moment pass (1024 × 1024 streak in ~40 ms on the idle
+#: 2-core CI box, docs/guide/performance.md): what ``auto`` predicts it would cost.
+NUMPY_SECONDS_PER_PIXEL = 4e-8
+BACKENDS = ("auto", "numpy", "numba")
+
+
 def profile_moments(
     coords: list[np.ndarray],
     data: np.ndarray,
     variance: np.ndarray,
     edges: np.ndarray | None,
+    backend: str = "auto",
 ) -> dict[str, np.ndarray]:
     """Moments of every row of ``data`` (B, N) on flattened pixel ``coords`` (µm).
 
@@ -69,7 +79,73 @@ def profile_moments(
         ``intensity`` (counts), ``center`` (list of µm arrays), ``sigma2`` (list per axis, µm²),
         ``w2`` (µm², sum of the axis variances, times 2 in 1D), their ``*_err``, ``background``
         (counts per pixel), ``kurtosis_excess`` (0 for a Gaussian).
+
+    Other Parameters
+    ----------------
+    backend : {"auto", "numpy", "numba"}
+        "numba": one compiled pass per row (:mod:`fitdiff.extract.moments_numba`; the same
+        formulas, sums in another order); "numpy": array passes; "auto": the compiled pass when
+        loading numba pays (:mod:`fitdiff.extract.compiled`).
     """
+    if backend not in BACKENDS:
+        raise ExtractionError(f"backend = {backend!r}; allowed {BACKENDS}")
+    if backend == "numba" or (
+        backend == "auto" and compiled.wanted(NUMPY_SECONDS_PER_PIXEL * np.size(data))
+    ):
+        kernel = _kernel()
+        if kernel is not None:
+            return _compiled_moments(kernel, coords, data, variance, edges)
+        if backend == "numba":
+            raise MissingExtraError("numba", "fast", "backend = 'numba'")
+    if backend == "auto":
+        compiled.spent_numpy(NUMPY_SECONDS_PER_PIXEL * np.size(data))
+    return _numpy_moments(coords, data, variance, edges)
+
+
+def _kernel():
+    try:
+        from . import moments_numba
+    except ImportError:
+        return None
+    return moments_numba
+
+
+def _compiled_moments(kernel, coords, data, variance, edges) -> dict[str, np.ndarray]:
+    """:func:`profile_moments` through the compiled per-row pass."""
+
+    def req(a, dtype=np.float64):  # one array layout: each distinct one is a compilation
+        return np.require(a, dtype, ["C_CONTIGUOUS", "ALIGNED"])
+
+    k = len(coords)
+    nrow, npix = data.shape
+    table = np.empty((nrow, kernel.NFIXED + 3 * k))
+    if edges is None:
+        edges = np.zeros(npix, dtype=bool)
+    kernel.row_moments(
+        req(np.vstack(coords)),
+        req(data),
+        req(variance),
+        req(edges, np.bool_),
+        3.0 if k == 1 else 2.0,
+        table,
+    )
+    axis = [table[:, kernel.NFIXED + 3 * a : kernel.NFIXED + 3 * a + 3] for a in range(k)]
+    factor = 2.0 if k == 1 else 1.0
+    return {
+        "intensity": table[:, kernel.INTENSITY],
+        "intensity_err": table[:, kernel.INTENSITY_ERR],
+        "center": [c[:, 0] for c in axis],
+        "sigma2": [c[:, 1] for c in axis],
+        "sigma2_err": [c[:, 2] for c in axis],
+        "w2": factor * table[:, kernel.W2],
+        "w2_err": factor * table[:, kernel.W2_ERR],
+        "background": table[:, kernel.BACKGROUND],
+        "kurtosis_excess": table[:, kernel.KURTOSIS],
+    }
+
+
+def _numpy_moments(coords, data, variance, edges) -> dict[str, np.ndarray]:
+    """:func:`profile_moments` as numpy array passes."""
     nrow, npix = data.shape
     if edges is not None and edges.any():
         bg = data[:, edges].mean(axis=1)
@@ -97,7 +173,8 @@ def profile_moments(
             return np.sqrt((direct * direct * variance).sum(axis=1))
 
         sig2_err = [err(f, s) for f, s in zip(f_axes, sig2, strict=True)]
-        w2_err = err(r2, w2_raw)
+        # in 1D r² is the one axis' f and w²_raw its σ²: the same error, computed once
+        w2_err = sig2_err[0] if len(coords) == 1 else err(r2, w2_raw)
         d_int = np.ones((1, npix))
         if edges is not None and edges.any():
             d_int = d_int - np.where(edges, npix / edges.sum(), 0.0)[None, :]

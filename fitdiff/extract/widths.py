@@ -117,9 +117,14 @@ def extract_widths(
     offset = np.broadcast_to(prep.offset, prep.data.shape).reshape(nt, -1)
 
     filled = fill_masked(prep.data, prep.bad).reshape(nt, -1)
-    still_bad = ~np.isfinite(filled)
-    filled = np.where(still_bad, 0.0, filled)
-    var_data = np.where(bad, 0.0, nm.variance(filled + offset))
+    # each full-image pass costs about as much as the moment sums themselves: passes that
+    # cannot change anything (no bad pixel, a zero offset) are skipped
+    if not np.isfinite(filled).all():
+        filled = np.where(np.isfinite(filled), filled, 0.0)
+    zero_offset = offset.strides[0] == 0 and not offset[0].any()
+    var_data = nm.variance(filled if zero_offset else filled + offset)
+    if bad.any():
+        var_data = np.where(bad, 0.0, var_data)
     edges = edge_pixels(coords, edge_fraction)
     # the signal test and the fit's start always see an edge-subtracted profile, whatever was
     # subtracted before: a background left in would count as signal
@@ -207,7 +212,9 @@ def prepare(
     m = pp.orient(m)
     counts = np.asarray(m.counts, dtype=float)
     bad = pp.bad_pixels(counts, m.mask, saturation, hot_pixel_sigma)
-    counts = np.where(bad, 0.0, counts)
+    any_bad = bool(bad.any())
+    if any_bad:
+        counts = np.where(bad, 0.0, counts)
     t = m.coords["t"].copy()
     settings: dict = {}
     if isinstance(t0_ps, str):
@@ -222,7 +229,7 @@ def prepare(
     settings["t0_ps"] = t0
     offset, bg_settings = pp.background_image(background, counts, bad, t, background_t_range_ps)
     settings.update(bg_settings)
-    data = counts - offset
+    data = counts - offset if np.any(offset) else counts
     offset = np.broadcast_to(offset, data.shape)
     sel_t = pp.crop(t, t_range_ps, "t_range_ps")
     sels = [sel_t]
@@ -232,8 +239,9 @@ def prepare(
             sel = pp.crop(m.coords[dim], rng, name)
             sels.append(sel)
             coords[dim] = m.coords[dim][sel]
-    index = np.ix_(*sels)
-    data, bad, offset, t = data[index], bad[index], offset[index], t[sel_t]
+    if not all(s.all() for s in sels):  # nothing to crop: no copy of the image
+        index = np.ix_(*sels)
+        data, bad, offset, t = data[index], bad[index], offset[index], t[sel_t]
     factors = {"t": bin_t, "y": bin_y, "x": bin_x}
     for axis, dim in enumerate(("t", *coords)):
         f = int(factors[dim])
@@ -249,7 +257,8 @@ def prepare(
         raise ExtractionError(
             f"after cropping and binning the image is {data.shape}; need >= 5 pixels per axis"
         )
-    data = np.where(bad, 0.0, data)
+    if any_bad:
+        data = np.where(bad, 0.0, data)
     settings.update(
         {
             "t_range_ps": None if t_range_ps is None else [float(v) for v in t_range_ps],

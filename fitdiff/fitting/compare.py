@@ -152,6 +152,10 @@ def best_fit_table(objective: Objective, theta) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+#: Posterior draws per batched model evaluation in :func:`posterior_predictive`.
+_CHUNK = 64
+
+
 def posterior_predictive(
     objective: Objective, posterior: Posterior, *, draws: int = 200, seed: int | None = None
 ) -> pd.DataFrame:
@@ -167,13 +171,17 @@ def posterior_predictive(
     n = posterior.samples.shape[0]
     idx = rng.choice(n, size=min(draws, n), replace=False)
     preds = [[] for _ in objective.terms]
-    for i in idx:
-        vals = objective.values(posterior.samples[i])
+    # the draws go through the models as stacks (one batched evaluation per term and chunk;
+    # chunks bound the memory of models whose work arrays grow with the stack)
+    for start in range(0, idx.size, _CHUNK):
+        thetas = posterior.samples[idx[start : start + _CHUNK]]
+        vals = objective.values_many(thetas)
         for k, t in enumerate(objective.terms):
-            preds[k].append(t.predict(vals))
+            m = t.model.predict_many(t.model_values(vals), t.data)
+            preds[k].append(np.broadcast_to(m, (thetas.shape[0], len(t.data.x))))
     frames = []
     for t, p in zip(objective.terms, preds, strict=True):
-        q = np.percentile(np.array(p), list(_BANDS.values()), axis=0)
+        q = np.percentile(np.concatenate(p), list(_BANDS.values()), axis=0)
         frame = pd.DataFrame(
             {"dataset": t.data.label, "observable": t.data.y_name, t.data.x_name: t.data.x}
         )

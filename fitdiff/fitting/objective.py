@@ -76,6 +76,56 @@ class Term:
         extra = float(np.sum(np.log(np.diag(L)))) - _half_logdet(d)
         return r, extra, m
 
+    def evaluate_many(self, values: dict, P: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`evaluate` for P parameter sets: (χ² (P,), Σ ln(s_i/σ_i) (P,), usable (P,)).
+
+        ``values`` maps parameter names to scalars or (P,) arrays. A set whose model is not
+        finite everywhere is not usable (:meth:`evaluate` raises ``ModelError`` there).
+        """
+        d = self.data
+        m = np.asarray(self.model.predict_many(self.model_values(values), d), float)
+        m = np.broadcast_to(m, (P, d.y.size))
+        usable = np.isfinite(m).all(axis=1)
+        m = np.where(usable[:, None], m, d.y)  # unusable rows: harmless numbers, dropped later
+        extra = np.zeros(P)
+        f2 = np.exp(2.0 * np.asarray(values[self.ln_f], float)) if self.ln_f else None
+        if d.cov is None:
+            if f2 is None:
+                r = (d.y - m) / d.y_err
+            else:
+                s = np.sqrt(d.y_err**2 + np.reshape(f2, (-1, 1)) * m**2)
+                r = (d.y - m) / s
+                extra = np.sum(np.log(s / d.y_err), axis=1)
+            return _rowdot(r), extra, usable
+        if f2 is None:  # one factor serves every set
+            try:
+                L, _ = cho_factor(d.cov, lower=True, check_finite=False)
+            except np.linalg.LinAlgError as exc:
+                raise ModelError(f"covariance of {d.label!r} is not positive definite") from exc
+            L = np.tril(L)
+            r = solve_triangular(L, (d.y - m).T, lower=True, check_finite=False)
+            extra[:] = float(np.sum(np.log(np.diag(L)))) - _half_logdet(d)
+            return _rowdot(np.ascontiguousarray(r.T)), extra, usable
+        chi2 = np.empty(P)
+        f2 = np.broadcast_to(f2, (P,))
+        for p in range(P):  # each set inflates the covariance differently
+            try:
+                L, _ = cho_factor(d.cov + np.diag(f2[p] * m[p] ** 2), lower=True)
+            except np.linalg.LinAlgError:
+                usable[p] = False
+                chi2[p] = 0.0
+                continue
+            L = np.tril(L)
+            r = solve_triangular(L, d.y - m[p], lower=True, check_finite=False)
+            chi2[p] = r @ r
+            extra[p] = float(np.sum(np.log(np.diag(L)))) - _half_logdet(d)
+        return chi2, extra, usable
+
+
+def _rowdot(r: np.ndarray) -> np.ndarray:
+    """r_p · r_p of every row: a stack of the products ``r @ r`` makes, the same numbers."""
+    return np.matmul(r[:, None, :], r[:, :, None])[:, 0, 0]
+
 
 def _floats(theta) -> list[float]:
     """``theta`` as a list of Python floats (the per-evaluation code works on these)."""
@@ -313,6 +363,70 @@ class Objective:
         return lp + ll if math.isfinite(ll) else -math.inf
 
     __call__ = logpost
+
+    # --- a stack of parameter sets at once (emcee with vectorize=True, predictive draws) ---
+    def values_many(self, thetas) -> dict:
+        """All parameter values for a stack of free vectors ``thetas`` (P, ndim).
+
+        Free parameters become (P,) arrays, fixed ones stay scalars; with expressions every
+        set is evaluated through lmfit (:meth:`values`) and each name holds a (P,) array.
+        """
+        th = np.asarray(thetas, float).reshape(-1, self.ndim)
+        if not self._has_expr:
+            vals = self._fixed.copy()
+            vals.update(zip(self.names, th.T, strict=True))
+            return vals
+        rows = [self.values(t) for t in th]
+        return {k: np.array([r[k] for r in rows], float) for k in rows[0]} if rows else {}
+
+    def logprior_many(self, thetas) -> np.ndarray:
+        """:meth:`logprior` of every row of ``thetas`` (P, ndim); −inf outside the bounds."""
+        th = np.asarray(thetas, float).reshape(-1, self.ndim)
+        with np.errstate(invalid="ignore"):  # NaN fails both comparisons: out of bounds
+            inside = np.all((th >= self.lower) & (th <= self.upper), axis=1)
+        out = np.full(th.shape[0], -math.inf)
+        for p in np.flatnonzero(inside):  # the scalar sum, in the scalar order
+            lp = self._flat
+            for i, prior in self._prior_list:
+                lp += prior.logpdf(float(th[p, i]))
+            out[p] = lp
+        return out
+
+    def loglike_many(self, thetas) -> np.ndarray:
+        """:meth:`loglike` of every row of ``thetas`` (P, ndim) with one model call per term."""
+        th = np.asarray(thetas, float).reshape(-1, self.ndim)
+        P = th.shape[0]
+        if P == 0:
+            return np.empty(0)
+        vals = self.values_many(th)
+        chi2 = np.zeros(P)
+        extras = np.zeros(P)
+        usable = np.ones(P, dtype=bool)
+        for t in self.terms:
+            try:
+                c, e, u = t.evaluate_many(vals, P)
+            except ModelError:  # e.g. a covariance that is not positive definite: every set
+                return np.full(P, -math.inf)
+            chi2 += c
+            extras += e
+            usable &= u
+        ll = -0.5 * chi2 - extras - self._const
+        return np.where(usable & np.isfinite(ll), ll, -math.inf)
+
+    def logpost_many(self, thetas) -> np.ndarray:
+        """:meth:`logpost` of every row of ``thetas`` (P, ndim): emcee's ``vectorize=True``.
+
+        The model is evaluated once per term for all rows inside the prior's support; agrees
+        with :meth:`logpost` row by row to rounding (tested to 1e-12 relative).
+        """
+        th = np.asarray(thetas, float).reshape(-1, self.ndim)
+        lp = self.logprior_many(th)
+        live = np.flatnonzero(np.isfinite(lp))
+        out = np.full(th.shape[0], -math.inf)
+        if live.size:
+            ll = self.loglike_many(th[live])
+            out[live] = np.where(np.isfinite(ll), lp[live] + ll, -math.inf)
+        return out
 
     # --- bookkeeping ----------------------------------------------------------------------
     def fingerprint(self) -> str:

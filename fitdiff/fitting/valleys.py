@@ -45,7 +45,9 @@ class ValleysModel(ForwardModel):
         self._names = base.parameter_names()
         self._cache_key = None
         self._cache_sol = None
+        self._cache_many = None
         self._base_values = self._defaults()
+        self._table_D = [f"D_{v.name}_cm2_s" for v in base.valleys if v.D_cm2_s is None]
 
     @classmethod
     def from_toml(cls, path):
@@ -143,6 +145,38 @@ class ValleysModel(ForwardModel):
             return sol.w2_pl_um2
         return values.get("pl_scale", 1.0) * sol.pl
 
+    def solve_many(self, values: dict, t_ps: np.ndarray):
+        """PL rows of the moment solution for a stack of parameter sets (the last is cached:
+        the widths and PL datasets of one measurement then cost one batched solve)."""
+        from ..solvers.moments_many import solve_moments_many
+
+        base = self._base_values
+        flat = {}
+        for k in self._names:
+            if k in values:
+                v = np.asarray(values[k], float)
+                if v.ndim or v != base[k]:
+                    flat[k] = v
+        for k in self._table_D:
+            # as in solve(): a D equal to the default is not passed, so that valley's D stays
+            # the D(T) of its table (NaN asks solve_moments_many for exactly that)
+            if k in flat:
+                flat[k] = np.where(flat[k] == base[k], np.nan, flat[k])
+        key = (tuple((k, v.tobytes()) for k, v in flat.items()), t_ps.tobytes())
+        hit = self._cache_many
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        sol = solve_moments_many(self.base, t_ps, flat, derivatives=False, valleys=False)
+        self._cache_many = (key, sol)
+        return sol
+
+    def predict_many(self, values, dataset: Dataset):
+        sol = self.solve_many(values, dataset.x)
+        if dataset.kind == "widths":
+            return sol.w2_pl_um2
+        scale = np.asarray(values.get("pl_scale", 1.0), float)
+        return (scale[:, None] if scale.ndim else scale) * sol.pl
+
     def extra_columns(self, values, dataset):
         sol = self.solve(values, dataset.x)
         cols = {}
@@ -157,5 +191,5 @@ class ValleysModel(ForwardModel):
 
     def __getstate__(self):  # the cache is per process
         state = dict(self.__dict__)
-        state["_cache_key"] = state["_cache_sol"] = None
+        state["_cache_key"] = state["_cache_sol"] = state["_cache_many"] = None
         return state

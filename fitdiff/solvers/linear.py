@@ -25,6 +25,7 @@ differences accurate to rounding for any spacing of the eigenvalues.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,22 +108,30 @@ def pulse_derivatives(lam: np.ndarray, tau: np.ndarray, sigma: float, order: int
     return pulse_terms(lam, tau, sigma, order)[0]
 
 
-def pulse_terms(lam, tau, sigma: float, order: int) -> tuple[list, np.ndarray]:
+def pulse_terms(lam, tau, sigma, order: int, work=None) -> tuple[list, np.ndarray]:
     """:func:`pulse_derivatives` and the pulse shape f(τ) in 1/ps from one pass.
 
     The moment solver needs both; f shares the Gaussian factor of h', so computing them
-    together saves one exponential per time. Arguments as :func:`pulse_derivatives`.
+    together saves one exponential per time. Arguments as :func:`pulse_derivatives`, except
+    that ``tau`` may have any shape broadcasting against ``lam[..., None]`` and ``sigma`` may
+    be an array (all > 0) broadcasting against both: a stack of parameter sets at once, with
+    the same elementwise arithmetic as one set. ``work`` (a :class:`Workspace`) supplies the
+    large arrays, which are then overwritten by the next call with the same workspace.
     """
     lam = np.asarray(lam, dtype=float)[..., None]
     tau = np.asarray(tau, dtype=float)
-    if sigma == 0.0:
+    if np.ndim(sigma) == 0 and sigma == 0.0:
         # a delta pulse creates the population at t0 (inclusive), so w²(t0) = w0²
         h0 = np.where(tau >= 0.0, np.exp(lam * np.maximum(tau, 0.0)), 0.0)
         out = [h0]
         for _ in range(order):
             out.append(out[-1] * tau)
         return out, np.zeros_like(tau)
-    mu = tau + lam * sigma**2
+    shape = np.broadcast_shapes(lam.shape, tau.shape)
+    buf = Workspace.none if work is None else work
+    # μ = τ + λσ² (the sum in either order is the same number)
+    mu = np.multiply(lam, sigma**2, out=buf.get("mu", shape))
+    mu += tau
     # h = ½ e^A erfc(z), A = λτ + λ²σ²/2, z = −μ/(√2 σ). For z > 0 write
     # e^A erfc(z) = e^(-τ²/2σ²) erfcx(z) (no overflow); for z <= 0 (where τ >= -λσ² >= 0, so
     # A <= 0) use erfc(z) = 2 - erfc(-z), i.e. h = e^A - ½ e^(-τ²/2σ²) erfcx(-z), which loses
@@ -132,26 +141,71 @@ def pulse_terms(lam, tau, sigma: float, order: int) -> tuple[list, np.ndarray]:
     # such x with ufunc ``where=``; updates are in place. The numbers are unchanged.
     arg = -0.5 * (tau / sigma) ** 2
     gauss = np.exp(arg, out=np.zeros_like(arg), where=arg > _EXP_ZERO)
-    tail = np.abs(mu)
+    # erfcx is the costliest call per element and its result is multiplied by the Gaussian:
+    # at times where that is exactly 0 for every row (|τ| > 38.6 σ, most of a long window) it
+    # is not evaluated (``tail`` keeps the finite |z| there, and |z| · 0 = 0, the same product).
+    # (A ufunc ``where=`` mask would do the same, but scipy's erfcx crashes with a broadcast
+    # mask, so the times are sliced.)
+    tail = np.abs(mu, out=buf.get("tail", shape))
     tail /= _SQRT2 * sigma  # |z|
-    tail = erfcx(tail)
+    T = tail.shape[-1]
+    live = np.flatnonzero((gauss > 0.0).reshape(-1, T).any(axis=0)) if T else np.arange(0)
+    if live.size == T:
+        erfcx(tail, out=tail)
+    elif live.size and live[-1] - live[0] + 1 == live.size:
+        part = tail[..., live[0] : live[-1] + 1]
+        erfcx(part, out=part)
+    elif live.size:
+        tail[..., live] = erfcx(tail[..., live])
     tail *= 0.5 * gauss
-    A = lam * tau
+    A = np.multiply(lam, tau, out=buf.get("h0", shape))
     A += 0.5 * (lam * sigma) ** 2
     np.minimum(A, 0.0, out=A)
     with np.errstate(under="ignore"):
         h0 = np.exp(A, out=A)  # e^A, then h in place
     h0 -= tail
-    np.copyto(h0, tail, where=mu < 0.0)  # z > 0
+    np.copyto(h0, tail, where=np.less(mu, 0.0, out=buf.get("neg", shape, bool)))  # z > 0
     out = [h0]
     fgauss = gauss / (_SQRT2PI * sigma)
     if order >= 1:
-        h1 = mu * h0
+        h1 = np.multiply(mu, h0, out=buf.get("h1", shape))
         h1 += sigma**2 * fgauss
         out.append(h1)
     for k in range(2, order + 1):
         out.append(mu * out[k - 1] + (k - 1) * sigma**2 * out[k - 2])
     return out, fgauss
+
+
+class Workspace:
+    """Reusable arrays for the batched solvers, one set per thread.
+
+    A stack of parameter sets makes arrays of a few hundred kB to MB. Allocating them afresh
+    on every call costs a page fault per 4 kB page once the C allocator hands such sizes back
+    to the system (glibc's mmap and trim thresholds), which on a loaded machine cost more
+    than the arithmetic; keeping them between calls avoids that. Not shared between threads.
+    """
+
+    none: Workspace
+
+    def __init__(self, keep: bool = True):
+        self._keep = keep
+        self._local = threading.local()
+
+    def get(self, name: str, shape: tuple, dtype=float) -> np.ndarray:
+        """An uninitialised array of ``shape`` (the same memory each call with this name)."""
+        if not self._keep:
+            return np.empty(shape, dtype)
+        arrays = self._local.__dict__.setdefault("arrays", {})
+        key = (name, tuple(shape), np.dtype(dtype).char)
+        a = arrays.get(key)
+        if a is None:
+            if len(arrays) > 64:  # stacks of a few sizes in practice; bound the memory kept
+                arrays.clear()
+            a = arrays[key] = np.empty(shape, dtype)
+        return a
+
+
+Workspace.none = Workspace(keep=False)
 
 
 def _pair_table(lam_a, Ha, lam_b, Hb, tau, sigma, scale) -> np.ndarray:
@@ -301,3 +355,135 @@ def pulse_shape(tau: np.ndarray, sigma: float) -> np.ndarray:
     if sigma == 0.0:
         return np.zeros_like(tau)
     return np.exp(-0.5 * (tau / sigma) ** 2) / (_SQRT2PI * sigma)
+
+
+def _pair_many(lam_a, Ha, lam_b, Hb, same: bool, tau, sigma, scale) -> np.ndarray:
+    """:func:`_pair_table` for P parameter sets: lam (P, A) and (P, B), H (P, ·, T).
+
+    ``tau`` (P, T), ``sigma`` (P,) (0 for delta pulses), ``scale`` (P,). Shape (P, A, B, T).
+    """
+    P, A = lam_a.shape
+    diff = lam_a[:, :, None] - lam_b[:, None, :]
+    close = np.abs(diff) * scale[:, None, None] < _CLOSE
+    safe = np.where(close, 1.0, diff)
+    table = (Ha[0][:, :, None, :] - Hb[0][:, None, :, :]) / safe[..., None]
+    if same:
+        table.reshape(P, A * A, -1)[:, :: A + 1] = Ha[1]
+        close.reshape(P, A * A)[:, :: A + 1] = False
+    for p, i, j in zip(*np.nonzero(close), strict=True):
+        if diff[p, i, j] == 0.0:
+            table[p, i, j] = Ha[1][p, i]  # h[a, a] = h'(a)
+            continue
+        c, d = 0.5 * (lam_a[p, i] + lam_b[p, j]), 0.5 * diff[p, i, j]
+        H = pulse_derivatives(np.array(c), tau[p], float(sigma[p]), 3)
+        table[p, i, j] = H[1] + H[3] * d**2 / 6.0
+    return table
+
+
+def _triple_many(la, lb, lc, Tab, Tbc, Tac, tau, sigma, scale) -> np.ndarray:
+    """:func:`_triple_table` for P parameter sets, shape (P, A, B, C, T)."""
+    a, b, c = la[:, :, None, None], lb[:, None, :, None], lc[:, None, None, :]
+    dens = np.stack(np.broadcast_arrays(a - c, b - c, a - b))
+    pick = np.argmax(np.abs(dens), axis=0)
+    den = np.take_along_axis(dens, pick[None], axis=0)[0]
+    close = np.abs(den) * scale[:, None, None, None] < _CLOSE
+    den = np.where(close, 1.0, den)
+    P, A, B, C = pick.shape
+    T = Tab.shape[-1]
+    rows = np.concatenate(
+        [Tab.reshape(P, A * B, T), Tbc.reshape(P, B * C, T), Tac.reshape(P, A * C, T)], axis=1
+    )
+    i, j, k = np.indices((A, B, C))
+    ab, bc, ac = i * B + j, A * B + j * C + k, A * B + B * C + i * C + k
+    first = np.where(pick == 2, ac, ab).reshape(P, -1)
+    second = np.where(pick == 1, ac, bc).reshape(P, -1)
+    pp = np.arange(P)[:, None]
+    out = (rows[pp, first] - rows[pp, second]) / den.reshape(P, A * B * C, 1)
+    out = out.reshape(P, A, B, C, T)
+    for p, i, j, k in zip(*np.nonzero(close), strict=True):
+        x = np.array([la[p, i], lb[p, j], lc[p, k]])
+        d = x - x.mean()
+        h2 = d @ d + d[0] * d[1] + d[0] * d[2] + d[1] * d[2]
+        H = pulse_derivatives(np.array(x.mean()), tau[p], float(sigma[p]), 4)
+        out[p, i, j, k] = 0.5 * H[2] + H[4] * h2 / 24.0
+    return out
+
+
+def chain_response_many(blocks, couplings, sources, tau, sigma, delta: bool) -> list[np.ndarray]:
+    """:func:`chain_response` for P parameter sets with diagonal couplings.
+
+    Parameters
+    ----------
+    blocks : list of (eigvals, S, Sinv)
+        Per level, arrays of shapes (P, L), (P, L, L), (P, L, L); levels sharing an operator
+        pass the same tuple object (they then share their pulse-derivative stacks).
+    couplings : dict
+        ``{(i, j): c}`` with c of shape (P, L): the coupling matrix is diag(c) (levels i and
+        j have the same size).
+    sources : list
+        Source vectors (P, L) of each level, or None.
+    tau : numpy.ndarray
+        Time since each set's pulse centre in ps, shape (P, T).
+    sigma : numpy.ndarray
+        Pulse (⊛ IRF) standard deviation in ps per set, shape (P,).
+    delta : bool
+        True when every set has a delta pulse (sigma 0).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        x_i(τ) with shape (P, L_i, T) per level; the same arithmetic as :func:`chain_response`
+        for each set (a diagonal matrix product is the elementwise product it reduces to).
+    """
+    P, T = tau.shape
+    scale = (np.abs(tau).max(axis=1) if T else 0.0) + 5.0 * sigma
+    sig = 0.0 if delta else sigma[:, None, None]
+    lam = [blk[0] for blk in blocks]
+    owner = [next(j for j in range(i + 1) if blocks[j] is blk) for i, blk in enumerate(blocks)]
+    distinct = [i for i in range(len(blocks)) if owner[i] == i]
+    Hall = pulse_derivatives(
+        np.concatenate([lam[i] for i in distinct], axis=1), tau[:, None], sig, 1
+    )
+    bounds = np.cumsum([0] + [lam[i].shape[1] for i in distinct])
+    own = {i: [h[:, bounds[q] : bounds[q + 1]] for h in Hall] for q, i in enumerate(distinct)}
+    H = [own[owner[i]] for i in range(len(blocks))]
+    beta = [
+        None if b is None else np.matmul(blk[2], b[:, :, None])[:, :, 0]
+        for blk, b in zip(blocks, sources, strict=True)
+    ]
+    chat = {
+        ij: np.matmul(blocks[ij[0]][2] * c[:, None, :], blocks[ij[1]][1])
+        for ij, c in couplings.items()
+    }
+    pairs: dict[tuple[int, int], np.ndarray] = {}
+
+    def pair(i: int, j: int) -> np.ndarray:
+        if (i, j) not in pairs:
+            same = blocks[i] is blocks[j]
+            pairs[(i, j)] = _pair_many(lam[i], H[i], lam[j], H[j], same, tau, sigma, scale)
+        return pairs[(i, j)]
+
+    out = []
+    for i, blk in enumerate(blocks):
+        L = lam[i].shape[1]
+        xt = np.zeros((P, L, T))
+        if beta[i] is not None:
+            xt += beta[i][:, :, None] * H[i][0]
+        for j in range(i):
+            C = chat.get((i, j))
+            if C is None:
+                continue
+            if beta[j] is not None:
+                xt += np.matmul((C * beta[j][:, None, :])[:, :, None, :], pair(i, j))[:, :, 0, :]
+            for k in range(j):
+                C2 = chat.get((j, k))
+                if C2 is None or beta[k] is None:
+                    continue
+                dd = _triple_many(
+                    lam[i], lam[j], lam[k], pair(i, j), pair(j, k), pair(i, k), tau, sigma, scale
+                )
+                W = C[:, :, :, None] * (C2 * beta[k][:, None, :])[:, None, :, :]
+                W = W.reshape(P, L, 1, -1)
+                xt += np.matmul(W, dd.reshape(P, L, W.shape[3], T))[:, :, 0, :]
+        out.append(np.matmul(blk[1], xt))
+    return out

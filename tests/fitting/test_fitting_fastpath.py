@@ -22,7 +22,7 @@ def _objective(priors=None):
 
 
 class _Counting(Objective):
-    """Counts log-posterior evaluations."""
+    """Counts log-posterior evaluations (one per parameter set, one at a time or stacked)."""
 
     calls = 0
 
@@ -31,6 +31,10 @@ class _Counting(Objective):
         return super().logpost(theta)
 
     __call__ = logpost
+
+    def logpost_many(self, thetas):
+        type(self).calls += len(thetas)
+        return super().logpost_many(thetas)
 
 
 def test_chain_file_is_emcee_layout_and_equals_the_in_memory_chain(tmp_path):

@@ -1,0 +1,506 @@
+"""The exact moment solver on a stack of parameter sets: one pass of numpy calls for them all.
+
+A fit or a sampler asks for the same model at many parameter sets (emcee's walkers, posterior
+draws). One set costs the solver ~60 numpy calls of a few µs each whatever the size of the
+arrays (docs/guide/performance.md), so :func:`solve_moments_many` carries a leading axis of P
+parameter sets through every step of :func:`fitdiff.solvers.moments.solve_moments`: the rate
+matrices, Boltzmann weights and radiative rates are built as (P, V) arrays, the eigen-
+decompositions are one stacked ``eigh``, and the pulse response, divided differences and
+products act on (P, V, T) arrays. The number of numpy calls does not grow with P.
+
+Every elementwise operation is the one-at-a-time solver's, in the same order; the sums inside
+matrix products and the libm-versus-numpy ``exp``/``log`` of the Boltzmann weights may differ
+in the last bit, so the two agree to ~1e-15 relative (tested to 1e-12, D(t) relative to its
+largest magnitude since it crosses zero).
+
+Sets whose values the model would refuse (:meth:`ValleyModel.with_parameters` raises) are not
+solved: their rows are NaN and ``ok`` is False, so a caller can treat them as impossible
+(a log-posterior of −inf) without an exception per set.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..units import KB_MEV_PER_K, UM2_PS_PER_CM2_S
+from .linear import _CLOSE, _SQRT2PI, Workspace, chain_response_many, pulse_derivatives, pulse_terms
+from .model import FWHM_PER_SIGMA, ValleyModel
+from .moments import solve_moments
+
+
+@dataclass(frozen=True)
+class MomentStack:
+    """Moments for P parameter sets on one time grid (the fields of ``MomentSolution``).
+
+    Attributes
+    ----------
+    t_ps : numpy.ndarray
+        Times in ps, shape (T,).
+    valleys : list of str
+        Valley names.
+    ok : numpy.ndarray
+        bool, shape (P,): False where the parameter set is impossible (rows are NaN).
+    n, m_um2, w2_um2, D_cm2_s : numpy.ndarray
+        Per valley, shape (P, V, T); units as in ``MomentSolution``. None when the solve was
+        asked for the PL row only (``valleys=False``).
+    pl, w2_pl_um2 : numpy.ndarray
+        PL(t) in excitons/ps and the PL width in µm², shape (P, T).
+    D_pl_cm2_s : numpy.ndarray or None
+        ¼ d(w²_PL)/dt in cm²/s, shape (P, T); None with ``derivatives=False``.
+    instrument : bool
+        Whether the IRF and PSF are included.
+    """
+
+    t_ps: np.ndarray
+    valleys: list[str]
+    ok: np.ndarray
+    n: np.ndarray | None
+    m_um2: np.ndarray | None
+    w2_um2: np.ndarray | None
+    D_cm2_s: np.ndarray | None
+    pl: np.ndarray
+    w2_pl_um2: np.ndarray
+    D_pl_cm2_s: np.ndarray | None
+    instrument: bool = True
+
+
+def stack_values(model: ValleyModel, values: Mapping[str, object]) -> tuple[dict, int]:
+    """Every flat parameter of ``model`` as a float array of one common length P.
+
+    ``values`` maps flat names (:meth:`ValleyModel.parameter_names`) to scalars or 1-D arrays
+    (one entry per parameter set); names not given keep the model's value.
+
+    Raises
+    ------
+    ConfigError
+        For a name the model does not have, or arrays of different lengths.
+    """
+    slots = model._structure()["slots"]
+    arrays = {}
+    P = None
+    for name, v in values.items():
+        if name not in slots:
+            raise ConfigError(
+                f"unknown model parameter {name!r}; known: {', '.join(model.parameter_names())}"
+            )
+        a = np.asarray(v, dtype=float)
+        if a.ndim > 1:
+            raise ConfigError(f"parameter {name!r}: give a scalar or a 1-D array, got {a.shape}")
+        if a.ndim == 1:
+            if P is not None and a.size != P:
+                raise ConfigError(
+                    f"parameter {name!r} has {a.size} values, other parameters have {P}"
+                )
+            P = a.size
+        arrays[name] = a
+    P = 1 if P is None else P
+    out = dict(_base_columns(model, P))
+    for name, a in arrays.items():
+        out[name] = np.broadcast_to(a, (P,)).astype(float)
+    return out, P
+
+
+def _base_columns(model: ValleyModel, P: int) -> dict:
+    """The model's own value of every flat parameter as a read-only (P,) array (cached on
+    the model instance, beside its structure cache: a sampler asks for the same P often)."""
+    cache = model.__dict__.get("_stack_base")
+    if cache is None or cache["owner"] is not model:
+        # ``with_parameters`` copies the instance dict: a copy must not see these values
+        cache = model.__dict__["_stack_base"] = {"owner": model}
+    hit = cache.get(P)
+    if hit is not None:
+        return hit
+    out = {}
+    for name, (kind, i, attr) in model._structure()["slots"].items():
+        if kind == "valley":
+            v = model.valleys[i]
+            x = getattr(v, attr)
+            x = math.nan if x is None else x  # D from a diffusivity table: filled in later
+        elif kind == "transition":
+            x = model.transitions[i].rate_per_ps
+        elif kind == "source":
+            x = getattr(model.source, attr)
+        elif kind == "instrument":
+            x = getattr(model.instrument, attr)
+        else:
+            x = model.T_K
+        col = np.full(P, float(x))
+        col.flags.writeable = False
+        out[name] = col
+    if len(cache) > 8:  # a handful of stack sizes in practice
+        cache.clear()
+        cache["owner"] = model
+    cache[P] = out
+    return out
+
+
+def _valid(model: ValleyModel, v: dict, given, P: int) -> np.ndarray:
+    """The value checks of ``ValleyModel._validate``, one bool per set.
+
+    Only the ``given`` names can fail them: the others hold the (validated) model's values.
+    """
+    slots = model._structure()["slots"]
+    table_D = {f"D_{vl.name}_cm2_s" for vl in model.valleys if vl.diffusivity is not None}
+    positive, nonneg, finite, table = [], [], [], []
+    for name in given:
+        head = name.split("_", 1)[0]
+        if name in ("T_K", "w0_um"):
+            positive.append(v[name])
+        elif name == "t0_ps" or head == "E":
+            finite.append(v[name])
+        elif name in table_D:
+            table.append(v[name])  # NaN means "from the table" (checked after D(T))
+        else:
+            nonneg.append(v[name])
+    ok = np.ones(P, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for group, test in ((positive, np.greater), (nonneg, np.greater_equal)):
+            if group:
+                X = np.stack(group)
+                ok &= (np.isfinite(X) & test(X, 0.0)).all(axis=0)
+        if finite:
+            ok &= np.isfinite(np.stack(finite)).all(axis=0)
+        if table:
+            X = np.stack(table)
+            ok &= (np.isnan(X) | (np.isfinite(X) & (X >= 0))).all(axis=0)
+        if any(slots[n][2] == "E_meV" for n in given):
+            struct = model._structure()
+            vs = model.valleys
+            for i, j in zip(struct["from_idx"], struct["to_idx"], strict=True):
+                ok &= v[f"E_{vs[i].name}_meV"] >= v[f"E_{vs[j].name}_meV"]
+    return ok
+
+
+def _diffusion_um2_ps(model: ValleyModel, v: dict, ok: np.ndarray) -> np.ndarray:
+    """D_v in µm²/ps, shape (P, V); valleys with a diffusivity table use D(T) at each T."""
+    cols = []
+    for vl in model.valleys:
+        D = v[f"D_{vl.name}_cm2_s"].copy()
+        table = np.isnan(D)
+        if table.any():
+            from ..physics import d_total
+
+            with np.errstate(all="ignore"):
+                D[table] = np.asarray(
+                    d_total(v["T_K"][table], M_m0=vl.M_m0, **dict(vl.diffusivity)), float
+                )
+            with np.errstate(invalid="ignore"):
+                ok &= np.isfinite(D) & (D >= 0)
+        cols.append(D)
+    return np.stack(cols, axis=1) * UM2_PS_PER_CM2_S
+
+
+def _libm(fn, x: np.ndarray) -> np.ndarray:
+    """``fn`` (a ``math`` function) elementwise: the scalar solver's exact values."""
+    x = np.asarray(x, float)
+    return np.fromiter(map(fn, x.ravel().tolist()), float, x.size).reshape(x.shape)
+
+
+def rate_inputs_many(model: ValleyModel, v: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(π, K, γ) of ``ValleyModel._rate_inputs`` for every set: shapes (P,V), (P,V,V), (P,V).
+
+    The same operations in the same order, on arrays over the sets. The few transcendental
+    values per set go through ``math`` as in the scalar code (numpy's ``exp`` may differ from
+    libm's in the last bit, which near-degenerate valleys at low T amplify ~1e4-fold in D(t)).
+    """
+    vs = model.valleys
+    V = len(vs)
+    kT = KB_MEV_PER_K * v["T_K"]
+    logw = np.stack([math.log(vl.g * vl.M_m0) - v[f"E_{vl.name}_meV"] / kT for vl in vs], axis=1)
+    top = logw.max(axis=1, keepdims=True)
+    w = _libm(math.exp, logw - top)
+    total = np.zeros(w.shape[0])
+    for i in range(V):  # left to right, as the scalar code sums
+        total += w[:, i]
+    pi = w / total[:, None]
+    gamma = np.stack([v[f"krad_{vl.name}_per_ps"] for vl in vs], axis=1)
+    for i, vl in enumerate(vs):
+        if vl.light_cone_meV is not None:
+            gamma[:, i] *= -_libm(math.expm1, -vl.light_cone_meV / kT)
+    K = np.zeros((w.shape[0], V, V))
+    struct = model._structure()
+    for t, i, j in zip(model.transitions, struct["from_idx"], struct["to_idx"], strict=True):
+        down = v[f"rate_{t.from_}_{t.to}_per_ps"]
+        if t.phonon_meV is not None:
+            down = down / -_libm(math.expm1, -t.phonon_meV / kT)
+        up = down * pi[:, i] / pi[:, j]
+        K[:, j, i] += down
+        K[:, i, i] -= down
+        K[:, i, j] += up
+        K[:, j, j] -= up
+    for i, vl in enumerate(vs):
+        K[:, i, i] -= gamma[:, i] + v[f"knr_{vl.name}_per_ps"]
+    return pi, K, gamma
+
+
+def solve_moments_many(
+    model: ValleyModel,
+    t_ps,
+    values: Mapping[str, object],
+    *,
+    instrument: bool = True,
+    derivatives: bool = True,
+    valleys: bool = True,
+) -> MomentStack:
+    """:func:`~fitdiff.solvers.solve_moments` for a stack of parameter sets at once.
+
+    Parameters
+    ----------
+    model : ValleyModel
+        The base model; ``values`` replaces some of its flat parameters.
+    t_ps : array_like
+        Times in ps, shape (T,).
+    values : mapping of str to scalar or 1-D array
+        Flat parameter values (:meth:`ValleyModel.parameter_names`), arrays of one common
+        length P (scalars apply to all sets). Setting ``D_<valley>_cm2_s`` fixes that valley's
+        D, as in :meth:`ValleyModel.with_parameters`.
+    instrument : bool
+        As in :func:`~fitdiff.solvers.solve_moments` (IRF and PSF included).
+    derivatives : bool
+        False skips the time derivatives (``D_cm2_s`` and ``D_pl_cm2_s`` are then None):
+        what a fit of w²_PL(t) and PL(t) needs.
+    valleys : bool
+        False keeps only the PL row (``n``, ``m_um2``, ``w2_um2``, ``D_cm2_s`` are None).
+
+    Returns
+    -------
+    MomentStack
+        Rows of impossible parameter sets are NaN with ``ok`` False.
+
+    Notes
+    -----
+    Sets with a ballistic start (any ``tau_<valley>_ps > 0``) go through the three-level chain
+    (:func:`~fitdiff.solvers.linear.chain_response_many`), the others through the diffusive
+    path; each group is one batched pass.
+    """
+    t = np.asarray(t_ps, dtype=float).ravel()
+    v, P = stack_values(model, values)
+    ok = _valid(model, v, values.keys(), P)
+    # impossible sets are computed with the base values (no warnings) and blanked afterwards
+    if not ok.all():
+        base, _ = stack_values(model, {})
+        for name in v:
+            v[name] = np.where(ok, v[name], base[name][0])
+    D = _diffusion_um2_ps(model, v, ok)
+    D = np.where(ok[:, None], D, np.nan_to_num(D))
+    pi, K, gamma = rate_inputs_many(model, v)
+    V, T = len(model.valleys), t.size
+    sigma = v["pulse_fwhm_ps"] / FWHM_PER_SIGMA
+    if instrument:
+        sigma = np.hypot(sigma, v["irf_fwhm_ps"] / FWHM_PER_SIGMA)
+    tau = t[None, :] - v["t0_ps"][:, None]
+    nq = 4 if derivatives else 2
+    R = V + 1 if valleys else 1  # rows: the valleys (when kept), then the PL
+    Z = np.empty((P, nq, R, T))
+    taus = np.stack([v[f"tau_{vl.name}_ps"] for vl in model.valleys], axis=1)
+    ballistic = (taus > 0).any(axis=1)
+    for sel_b in (False, True):
+        for delta in (False, True):
+            rows = np.flatnonzero((ballistic == sel_b) & ((sigma == 0.0) == delta))
+            if rows.size == 0:
+                continue
+            every = rows.size == P
+            pick = slice(None) if every else rows
+            args = (pi[pick], K[pick], gamma[pick], D[pick], tau[pick], sigma[pick])
+            src = (v["w0_um"][pick], model)
+            out = Z if every else np.empty((rows.size, nq, R, T))
+            if sel_b:
+                _chain_many(*args, taus[pick], *src, delta, out)
+            else:
+                _diffusive_many(*args, *src, delta, out)
+            if not every:
+                Z[rows] = out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n, m = Z[:, 0], Z[:, 1]
+        w2 = m / n
+        Dt = None
+        if derivatives:
+            Dt = Z[:, 3] * n
+            Dt -= m * Z[:, 2]
+            Dt *= 0.25 / UM2_PS_PER_CM2_S
+            Dt /= n * n
+    w2_pl = w2[:, -1]
+    if instrument:
+        w2_pl = w2_pl + (v["w_psf_um"] ** 2)[:, None]
+    bad = ~ok
+    if bad.any():
+        for a in (Z, w2, Dt, w2_pl):
+            if a is not None:
+                a[bad] = np.nan
+    return MomentStack(
+        t_ps=t,
+        valleys=model.names,
+        ok=ok,
+        n=Z[:, 0, :V] if valleys else None,
+        m_um2=Z[:, 1, :V] if valleys else None,
+        w2_um2=w2[:, :V] if valleys else None,
+        D_cm2_s=Dt[:, :V] if (valleys and Dt is not None) else None,
+        pl=Z[:, 0, -1],
+        w2_pl_um2=w2_pl,
+        D_pl_cm2_s=None if Dt is None else Dt[:, -1],
+        instrument=instrument,
+    )
+
+
+def _eigen_many(K: np.ndarray, pi: np.ndarray):
+    """``Block.detailed_balance`` for a stack of rate matrices (one stacked ``eigh``)."""
+    root = np.sqrt(pi)
+    Ks = K / root[:, :, None] * root[:, None, :]
+    lam, U = np.linalg.eigh(0.5 * (Ks + np.swapaxes(Ks, 1, 2)))
+    return lam, root[:, :, None] * U, np.swapaxes(U, 1, 2) / root[:, None, :]
+
+
+def _pulse(lam, tau, sigma, order, delta, work=None):
+    """Pulse-response stack for P sets: lam (P, L), tau (P, T), sigma (P,).
+
+    When every set has the same pulse centre and width (a fit that varies neither t0 nor the
+    pulse or IRF), the Gaussian factors are computed once for all sets.
+    """
+    shared = tau.shape[0] > 0 and (tau == tau[:1]).all() and (sigma == sigma[0]).all()
+    t = tau[0] if shared else tau[:, None, :]
+    if delta:
+        return pulse_terms(lam, t, 0.0, order)
+    sig = float(sigma[0]) if shared else sigma[:, None, None]
+    return pulse_terms(lam, t, sig, order, work)
+
+
+def _taylor_pair(lam_a, lam_b, tau, sigma, H1a) -> np.ndarray:
+    """h[a, b](τ) of one nearly coincident pair (``linear._pair_table``'s Taylor branch)."""
+    if lam_a == lam_b:
+        return H1a  # h[a, a] = h'(a)
+    c, d = 0.5 * (lam_a + lam_b), 0.5 * (lam_a - lam_b)
+    H = pulse_derivatives(np.array(c), tau, float(sigma), 3)
+    return H[1] + H[3] * d**2 / 6.0
+
+
+def _scale(tau, sigma):
+    return (np.abs(tau).max(axis=1) if tau.shape[1] else 0.0) + 5.0 * sigma
+
+
+_WORK = Workspace()
+
+
+def _diffusive_many(pi, K, gamma, D, tau, sigma, w0, model, delta, out) -> None:
+    """``moments._diffusive_moments`` for P sets, into ``out`` of shape (P, nq, R, T).
+
+    The large arrays live in a per-thread :class:`~fitdiff.solvers.linear.Workspace`.
+    """
+    work = _WORK
+    D4 = 4.0 * D
+    lam, S, Sinv = _eigen_many(K, pi)
+    s = model._structure()["source_idx"]
+    excitons = model.source.excitons
+    w0_exc = w0**2 * excitons
+    P, V = lam.shape
+    T = tau.shape[1]
+    scale = _scale(tau, sigma)
+    H, f = _pulse(lam, tau, sigma, 1, delta, work)
+    diff = lam[:, :, None] - lam[:, None, :]
+    close = np.abs(diff) * scale[:, None, None] < _CLOSE
+    safe = np.where(close, 1.0, diff)
+    chat = np.matmul(Sinv * D4[:, None, :], S)
+    beta = Sinv[:, :, s] * excitons
+    coef = chat * beta[:, None, :]  # coefficient of h[λ_i, λ_j] in the m level
+    E = work.get("E", (P, 2, V, T))
+    np.multiply(beta[:, :, None], H[0], out=E[:, 0])
+    np.multiply((Sinv[:, :, s] * w0_exc[:, None])[:, :, None], H[0], out=E[:, 1])
+    # the divided-difference table h[λ_i, λ_j](τ) and its contraction, as the one-set path
+    # does them (same operations, so the same rounding), in reused memory
+    table = work.get("pair", (P, V, V, T))
+    np.subtract(H[0][:, :, None, :], H[0][:, None, :, :], out=table)
+    table /= safe[..., None]
+    table.reshape(P, V * V, T)[:, :: V + 1] = H[1]
+    close.reshape(P, V * V)[:, :: V + 1] = False
+    for p, i, j in zip(*np.nonzero(close), strict=True):
+        table[p, i, j] = _taylor_pair(lam[p, i], lam[p, j], tau[p], sigma[p], H[1][p, i])
+    ctr = np.matmul(coef[:, :, None, :], table, out=work.get("ctr", (P, V, 1, T)))
+    E[:, 1] += ctr[:, :, 0]
+    SE = np.matmul(S[:, None], E, out=work.get("SE", (P, 2, V, T)))
+    _store(out, SE, gamma, V)
+    if out.shape[1] == 4:
+        # exact time derivatives from the ODE itself (no finite differences)
+        dZ = np.matmul(K[:, None], SE, out=work.get("dZ", (P, 2, V, T)))
+        dZ[:, 1] += D4[:, :, None] * SE[:, 0]
+        f = f.reshape(P, T) if f.ndim == 3 else f
+        dZ[:, 0, s] += excitons * f
+        dZ[:, 1, s] += w0_exc[:, None] * f
+        _store(out[:, 2:], dZ, gamma, V)
+
+
+def _store(out, X, gamma, V) -> None:
+    """Write n, m (or their derivatives) ``X`` (P, 2, V, T) and the PL row into ``out``.
+
+    ``out`` has V + 1 rows (valleys then the PL) or 1 (the PL only); the PL row is the
+    γ-weighted sum of the valley rows.
+    """
+    if out.shape[2] > 1:
+        out[:, :2, :V] = X
+    out[:, :2, -1] = np.matmul(gamma[:, None, None, :], X)[:, :, 0]
+
+
+def _chain_many(pi, K, gamma, D, tau, sigma, taus, w0, model, delta, out) -> None:
+    """``moments._chain_moments`` (ballistic valleys) for P sets, into ``out`` (P, nq, R, T).
+
+    The ballistic valleys may differ between sets; the p level then holds every valley, with
+    the non-ballistic ones uncoupled (zero coupling in and out), which leaves n and m as they
+    are: those rows of p are never fed and never feed m.
+    """
+    P, V = pi.shape
+    T = tau.shape[1]
+    lam, S, Sinv = _eigen_many(K, pi)
+    s = model._structure()["source_idx"]
+    excitons = model.source.excitons
+    bal = taus > 0
+    safe_tau = np.where(bal, taus, 1.0)
+    diagK = np.diagonal(K, axis1=1, axis2=2)
+    kp = np.where(bal, diagK - 1.0 / safe_tau, diagK)
+    c_np = np.where(bal, 2.0 * D / safe_tau, 0.0)  # ⟨v²⟩ in µm²/ps², diagonal (P, V)
+    c_pm = np.where(bal, 2.0, 0.0)  # dm/dt = 2 p
+    d4 = np.where(bal, 0.0, 4.0 * D)
+    b = np.zeros((P, V))
+    b[:, s] = excitons
+    w02 = (w0**2)[:, None]
+    eye = np.broadcast_to(np.eye(V), (P, V, V))
+    bK = (lam, S, Sinv)
+    blocks = [bK, (kp, eye, eye), bK]  # n and m share K (the same object: shared stacks)
+    couplings = {(1, 0): c_np, (2, 0): d4, (2, 1): c_pm}
+    sources = [b, None, w02 * b]
+    X = chain_response_many(blocks, couplings, sources, tau, sigma, delta)
+    if delta:
+        f = np.zeros((P, T))
+    else:  # linear.pulse_shape for each set
+        sig = sigma[:, None]
+        f = np.exp(-0.5 * (tau / sig) ** 2) / (_SQRT2PI * sig)
+    _store(out, np.stack([X[0], X[2]], axis=1), gamma, V)
+    if out.shape[1] == 4:
+        # exact time derivatives from the ODE itself (no finite differences)
+        dn = np.matmul(K, X[0]) + b[:, :, None] * f[:, None, :]
+        dm = np.matmul(K, X[2])
+        dm = dm + d4[:, :, None] * X[0]
+        dm = dm + c_pm[:, :, None] * X[1]
+        dm = dm + (w02 * b)[:, :, None] * f[:, None, :]
+        _store(out[:, 2:], np.stack([dn, dm], axis=1), gamma, V)
+
+
+def solve_moments_loop(model: ValleyModel, t_ps, values: Mapping[str, object], **kw):
+    """Reference: one :func:`solve_moments` per set (what :func:`solve_moments_many` replaces).
+
+    Returns a list of ``MomentSolution`` (None for a set the model refuses).
+    """
+    arrays, P = stack_values(model, values)
+    given = {k: np.broadcast_to(np.asarray(values[k], float), (P,)) for k in values}
+    out = []
+    for p in range(P):
+        try:
+            m = model.with_parameters(**{k: float(a[p]) for k, a in given.items()})
+        except ValueError:
+            out.append(None)
+            continue
+        out.append(solve_moments(m, t_ps, **kw))
+    del arrays
+    return out
