@@ -110,7 +110,12 @@ class Valley:
     g : float
         Degeneracy (enters detailed balance through the density of states g·M).
     D_cm2_s : float or None
-        Diffusion coefficient in cm²/s; None when ``diffusivity`` computes it.
+        Diffusion coefficient in cm²/s; None when ``diffusivity`` computes it. For a tensor
+        this is the isotropic-equivalent ½ tr D, which the moment solvers use (w² = tr Σ).
+    D_tensor_cm2_s : (float, float, float) or None
+        (Dxx, Dyy, Dxy) in cm²/s of an anisotropic valley, given in MODEL.toml as
+        ``D_cm2_s = [Dxx, Dyy, Dxy]`` (single diffusive valley only): the density spreads as
+        Σ(t) = Σ0 + 2 D t, Σ its spatial covariance (PHYSICS.md §1 with σ² per axis = w²/2).
     diffusivity : dict or None
         Keyword arguments of ``fitdiff.physics.d_total`` (``xi_eV``, ``rho_g_cm2``, ``s_cm_s``,
         optional ``tau_dis_ps``, ``tau_r_ps``, ``method``); the valley's mass and ``T_K`` are
@@ -139,6 +144,7 @@ class Valley:
     nonradiative_rate_per_ps: float = 0.0
     tau_ps: float = 0.0
     annihilation_cm2_s: float = 0.0
+    D_tensor_cm2_s: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +290,8 @@ class ValleyModel:
                 _nonneg(getattr(v, key), f"{where}.{key} (valley {v.name})")
             if v.light_cone_meV is not None:
                 _positive(v.light_cone_meV, f"{where}.light_cone_meV (valley {v.name})", "meV")
+            if v.D_tensor_cm2_s is not None:
+                _check_tensor(v, where, len(self.valleys))
         pairs = set()
         for i, t in enumerate(self.transitions):
             where = f"transition[{i}]"
@@ -385,7 +393,10 @@ class ValleyModel:
         """Return the MODEL.toml structure (JSON- and TOML-able; ``None`` values omitted)."""
         out: dict[str, Any] = {"T_K": self.T_K, "valley": [], "transition": []}
         for v in self.valleys:
-            out["valley"].append(_drop_none({f.name: getattr(v, f.name) for f in fields(v)}))
+            d = _drop_none({f.name: getattr(v, f.name) for f in fields(v)})
+            if "D_tensor_cm2_s" in d:  # written back as MODEL.toml has it
+                d["D_cm2_s"] = list(d.pop("D_tensor_cm2_s"))
+            out["valley"].append(d)
         for t in self.transitions:
             out["transition"].append(
                 _drop_none(
@@ -785,6 +796,10 @@ def _valley_from_dict(d: dict, where: str) -> Valley:
                 allow_inf=True,
             )
         diffusivity = dict(diffusivity)
+    tensor = None
+    if isinstance(d.get("D_cm2_s"), list):
+        tensor = _tensor_from_list(d["D_cm2_s"], f"{where}.D_cm2_s")
+        d = {**d, "D_cm2_s": 0.5 * (tensor[0] + tensor[1])}
     D = _number(d, "D_cm2_s", where, None, lo=0.0)
     if D is None and diffusivity is None:
         raise _fail(f"{where}.D_cm2_s", "is required (or give a [valley.diffusivity] table)")
@@ -802,7 +817,40 @@ def _valley_from_dict(d: dict, where: str) -> Valley:
         nonradiative_rate_per_ps=_number(d, "nonradiative_rate_per_ps", where, 0.0, lo=0.0),
         tau_ps=_number(d, "tau_ps", where, 0.0, lo=0.0),
         annihilation_cm2_s=_number(d, "annihilation_cm2_s", where, 0.0, lo=0.0),
+        D_tensor_cm2_s=tensor,
     )
+
+
+def _tensor_from_list(value: list, where: str) -> tuple[float, float, float]:
+    """``[Dxx, Dyy, Dxy]`` in cm²/s, checked to be a positive semi-definite tensor."""
+    if len(value) != 3 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+        raise _fail(where, f"must be a number or [Dxx, Dyy, Dxy] (cm²/s), got {value!r}")
+    dxx, dyy, dxy = (float(v) for v in value)
+    if not all(math.isfinite(v) for v in (dxx, dyy, dxy)):
+        raise _fail(where, f"must be finite, got {value!r}")
+    if dxx < 0 or dyy < 0 or dxy * dxy > dxx * dyy:
+        raise _fail(
+            where,
+            f"[Dxx, Dyy, Dxy] = {value!r} is not a diffusion tensor: need Dxx >= 0, Dyy >= 0 "
+            "and Dxy² <= Dxx Dyy",
+        )
+    return (dxx, dyy, dxy)
+
+
+def _check_tensor(v: Valley, where: str, n_valleys: int) -> None:
+    """A tensor D is rendered exactly only for one purely diffusive, linear valley."""
+    why = None
+    if n_valleys > 1:
+        why = "the model has several valleys"
+    elif v.tau_ps > 0:
+        why = "tau_ps > 0 (ballistic start)"
+    elif v.annihilation_cm2_s > 0:
+        why = "annihilation_cm2_s > 0"
+    if why:
+        raise ModelError(
+            f"{where}.D_cm2_s (valley {v.name}): a tensor [Dxx, Dyy, Dxy] needs a single "
+            f"diffusive valley without annihilation; {why}"
+        )
 
 
 def _transition_from_dict(d: dict, where: str) -> Transition:
