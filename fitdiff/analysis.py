@@ -46,7 +46,9 @@ Schema (every section is optional except ``[model]`` and the data; unknown keys 
     window = 7                   # also: t_range_ps, method = "local" | "savgol"
 
     [model]
-    kind = "linear"              # "linear" | "ballistic" | "diffusivity" | "valleys"
+    kind = "linear"              # "linear" | "ballistic" | "diffusivity" | "valleys" | "tensor"
+                                 #   tensor: Σ(t) = Σ0 + 2Dt on a stack extracted with
+                                 #   shape = "rotated" (the default for it; fitdiff.fitting.tensor)
     method = "log"               # diffusivity only: "classical" | "log" | "cooperon"
     model = "MODEL.toml"         # valleys only: the fitdiff-simulate MODEL.toml
     noise_inflation = false      # true adds the parameter ln_f: σ² → σ² + f² model²
@@ -136,6 +138,7 @@ from .fitting import (
     sample,
 )
 from .fitting.models import BallisticModel, DiffusivityModel, LinearModel, ParameterInfo
+from .fitting.tensor import TensorData, TensorModel, derived_from_fit, derived_from_samples
 from .io.calibration import CALIBRATION_KEYS as _CALIBRATION_KEYS
 
 _SECTIONS = (
@@ -157,6 +160,7 @@ _MODEL_KEYS = {
     "ballistic": ("kind", "noise_inflation"),
     "diffusivity": ("kind", "noise_inflation", "method"),
     "valleys": ("kind", "noise_inflation", "model", "observables"),
+    "tensor": ("kind", "noise_inflation"),
 }
 _PARAM_KEYS = ("value", "min", "max", "vary", "expr", "shared", "prior")
 _FIT_KEYS = ("t_range_ps", "T_range_K", "scale_covar", "max_nfev", "method")
@@ -306,6 +310,12 @@ def analysis_from_dict(raw: dict, *, base_dir, path=None) -> Analysis:
     for key in ("t_range_ps", "x_range_um", "y_range_um", "background_t_range_ps"):
         if key in extract_cfg:
             extract_cfg[key] = _range(extract_cfg[key], f"extract.{key}")
+    if model.kind == "tensor":  # the tensor needs the full covariance of every frame
+        if extract_cfg.setdefault("shape", "rotated") != "rotated":
+            raise ConfigError(
+                f"extract.shape: {extract_cfg['shape']!r}; [model] kind = 'tensor' needs "
+                "'rotated' (the default for it)"
+            )
     transient_cfg = raw.get("transient", {})
     _check_keys(transient_cfg, _TRANSIENT_KEYS, "transient")
     report_cfg = _report(raw.get("report", {}))
@@ -359,6 +369,8 @@ def _model(cfg, base: Path) -> tuple[ForwardModel, dict]:
             raise ConfigError(str(exc).replace("model.diffusivity", "model.diffusivity")) from None
     if kind == "ballistic":
         return BallisticModel(), out
+    if kind == "tensor":
+        return TensorModel(), out
     if kind == "diffusivity":
         out["method"] = cfg.get("method", "log")
         return DiffusivityModel(out["method"]), out
@@ -396,6 +408,7 @@ def _data_entry(entry: dict, where: str, base: Path, model: ForwardModel) -> dic
         "ballistic": ("widths", "file"),
         "diffusivity": ("table",),
         "valleys": ("widths", "pl", "file"),
+        "tensor": ("widths", "file"),
     }[model.kind]
     if not any(k in out for k in wanted):
         raise ConfigError(
@@ -707,6 +720,7 @@ def build_objective(analysis: Analysis, tables: dict) -> Objective:
         "ballistic": ("widths",),
         "diffusivity": ("table",),
         "valleys": tuple(cfg["model"].get("observables", ())),
+        "tensor": ("tensor",),
     }[analysis.model.kind]
     terms = []
     for i, d in enumerate(cfg["datasets"]):
@@ -716,6 +730,8 @@ def build_objective(analysis: Analysis, tables: dict) -> Objective:
         T_range = d.get("T_range_K", cfg["fit"].get("T_range_K"))
         tabs = tables.get(label, {})
         for kind in wanted:
+            if kind == "tensor" and "widths" in tabs:
+                tabs = {**tabs, "tensor": tabs["widths"]}
             if kind not in tabs:
                 continue
             tag = label if len(wanted) == 1 else f"{label}_{kind}"
@@ -725,6 +741,8 @@ def build_objective(analysis: Analysis, tables: dict) -> Objective:
                     data = WidthsData.from_frame(tabs[kind], t_range_ps=t_range, cov=cov, label=tag)
                 elif kind == "pl":
                     data = KineticsData.from_frame(tabs[kind], t_range_ps=t_range, label=tag)
+                elif kind == "tensor":
+                    data = TensorData.from_frame(tabs[kind], t_range_ps=t_range, label=tag)
                 else:
                     data = DiffusivityData.from_frame(tabs[kind], T_range_K=T_range, label=tag)
             except ConfigError as exc:
@@ -766,9 +784,12 @@ def run_fit(analysis: Analysis, run_dir, widths=None, tables=None) -> FitResult:
     objective = build_objective(analysis, _tables(analysis, widths, tables))
     result = fit_objective(analysis, objective)
     write_analysis_json(analysis, run_dir)
+    out = result.to_dict()
+    if analysis.model.kind == "tensor":
+        out["derived"] = _tensor_derived_fit(analysis, objective, result)
     write_json(
         run_dir / "results.json",
-        {**result.to_dict(), "config": analysis.config, "analysis_digest": analysis.digest},
+        {**out, "config": analysis.config, "analysis_digest": analysis.digest},
     )
     _write_csv(best_fit_table(objective, result.theta), run_dir / "best_fit.csv")
     return result
@@ -818,9 +839,12 @@ def run_sample(
         progress=progress,
     )
     post = sample(objective, workers=s["workers"], **kwargs)
+    out = post.to_dict()
+    if analysis.model.kind == "tensor":
+        out["derived"] = _tensor_derived_samples(analysis, objective, post)
     write_json(
         run_dir / "posterior.json",
-        {**post.to_dict(), "config": analysis.config, "analysis_digest": analysis.digest},
+        {**out, "config": analysis.config, "analysis_digest": analysis.digest},
     )
     pp = posterior_predictive(objective, post, draws=s["predictive_draws"], seed=s["seed"])
     _write_csv(pp, run_dir / "posterior_predictive.csv")
@@ -830,3 +854,37 @@ def run_sample(
 def copy_parameters(analysis: Analysis) -> lmfit.Parameters:
     """A copy of the analysis' parameter record (for callers that want to modify it)."""
     return copy.deepcopy(analysis.parameters)
+
+
+def _tensor_terms(objective):
+    return [t for t in objective.terms if isinstance(t.model, TensorModel)]
+
+
+def _by_label(out: dict) -> dict:
+    """One dataset: the quantities themselves; several: keyed by dataset label."""
+    return out[next(iter(out))] if len(out) == 1 else out
+
+
+def _tensor_derived_fit(analysis: Analysis, objective, result: FitResult) -> dict:
+    """D_major, D_minor and angle_deg (value, stderr, unit) of each tensor dataset."""
+    out = {}
+    for term in _tensor_terms(objective):
+
+        def fn(theta, term=term):
+            return term.model.derived(term.model_values(objective.values(theta)))
+
+        out[term.data.label] = derived_from_fit(fn, result.theta, result.covar)
+    return _by_label(out)
+
+
+def _tensor_derived_samples(analysis: Analysis, objective, post) -> dict:
+    """Posterior summaries of D_major, D_minor and angle_deg (as posterior.json parameters)."""
+    out = {}
+    names = ("Dxx_cm2_s", "Dyy_cm2_s", "Dxy_cm2_s")
+    for term in _tensor_terms(objective):
+        rows = []
+        for theta in post.samples:  # expressions and fixed values resolved by the objective
+            v = term.model_values(objective.values(theta))
+            rows.append([v[n] for n in names])
+        out[term.data.label] = derived_from_samples(term.model, np.array(rows))
+    return _by_label(out)

@@ -218,4 +218,4 @@ class DiffusivityModel(ForwardModel):
 
 
 def model_kinds() -> tuple[str, ...]:
-    return ("linear", "ballistic", "diffusivity", "valleys")
+    return ("linear", "ballistic", "diffusivity", "valleys", "tensor")

@@ -823,7 +823,9 @@ def _valley_from_dict(d: dict, where: str) -> Valley:
 
 def _tensor_from_list(value: list, where: str) -> tuple[float, float, float]:
     """``[Dxx, Dyy, Dxy]`` in cm²/s, checked to be a positive semi-definite tensor."""
-    if len(value) != 3 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+    if len(value) != 3 or any(
+        isinstance(v, bool) or not isinstance(v, (int, float)) for v in value
+    ):
         raise _fail(where, f"must be a number or [Dxx, Dyy, Dxy] (cm²/s), got {value!r}")
     dxx, dyy, dxy = (float(v) for v in value)
     if not all(math.isfinite(v) for v in (dxx, dyy, dxy)):
