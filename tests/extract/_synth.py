@@ -71,3 +71,38 @@ def stack(seed=0, *, nt=12, ny=48, nx=64, sx2=2.0, sy2=2.0, photons=4e5, bg=2.0,
         counts, ("t", "y", "x"), {"t": t, "y": y, "x": x}, {"t": "ps", "y": "um", "x": "um"}
     )
     return m, fx, fy
+
+
+def rotated_stack(
+    seed=0,
+    *,
+    nt=12,
+    n=40,
+    h=0.25,
+    sigma0=(1.0, 1.0, 0.0),
+    D_um2_ps=(3e-4, 1e-4, 1e-4),
+    t_ps=(0.0, 1000.0),
+    photons=4e4,
+    bg=2.0,
+    center=(0.3, -0.2),
+):
+    """Poisson (t, y, x) stack of a tilted elliptical Gaussian: Σ(t) = Σ0 + 2 D t with
+    Σ0 = (Sxx, Syy, Sxy) ``sigma0`` µm² and D = (Dxx, Dyy, Dxy) ``D_um2_ps`` µm²/ps, pixel-centre
+    sampling of ``photons`` per frame on n × n pixels of ``h`` µm, centre (x, y) ``center``.
+    Returns (Measurement, true (T, 3) array of (Sxx, Syy, Sxy))."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(*t_ps, nt)
+    y = (np.arange(n) - n / 2) * h
+    x = (np.arange(n) - n / 2) * h
+    yy, xx = np.meshgrid(y - center[1], x - center[0], indexing="ij")
+    truth = np.array(sigma0)[None, :] + 2.0 * np.array(D_um2_ps)[None, :] * t[:, None]
+    counts = np.empty((nt, n, n), dtype=np.uint16)
+    for i, (sxx, syy, sxy) in enumerate(truth):
+        det = sxx * syy - sxy * sxy
+        q = (syy * xx * xx - 2 * sxy * xx * yy + sxx * yy * yy) / det
+        mean = photons * h * h * np.exp(-0.5 * q) / (2 * np.pi * np.sqrt(det)) + bg
+        counts[i] = rng.poisson(mean)
+    m = Measurement(
+        counts, ("t", "y", "x"), {"t": t, "y": y, "x": x}, {"t": "ps", "y": "um", "x": "um"}
+    )
+    return m, truth
