@@ -99,11 +99,11 @@ def load_stack(name: str) -> Measurement:
 def first_call(name: str, shape: str) -> float | None:
     """Seconds of the first extract_widths call in a fresh interpreter (data built untimed)."""
     code = (
-        "import sys, time; sys.path.insert(0, %r); import bench_stack as b; "
-        "from fitdiff.extract import extract_widths; m = b.load_stack(%r); "
-        "t0 = time.perf_counter(); extract_widths(m, shape=%r); "
-        "print(time.perf_counter() - t0)"
-    ) % (str(Path(__file__).parent), name, shape)
+        f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        "import bench_stack as b; from fitdiff.extract import extract_widths; "
+        f"m = b.load_stack({name!r}); t0 = time.perf_counter(); "
+        f"extract_widths(m, shape={shape!r}); print(time.perf_counter() - t0)"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy()
     )

@@ -43,7 +43,9 @@ def test_compiled_and_numpy_paths_agree(shape):
         p0 = np.array([40.0, 0.0, 0.0, 1.5, 1.5, 0.0, 1.0])
     else:
         model = gaussian_model(coords, isotropic=shape == "isotropic", grid=grid)
-        p0 = np.array([40.0, 0.0, 0.0, 1.5, 1.0] if shape == "isotropic" else [40, 0, 0, 1.5, 1.5, 1])
+        p0 = np.array(
+            [40.0, 0.0, 0.0, 1.5, 1.0] if shape == "isotropic" else [40, 0, 0, 1.5, 1.5, 1]
+        )
     p0 = np.tile(np.asarray(p0, float), (len(data), 1))
     slow = batched_lm(model, p0, data, valid, noise.variance, offset, backend="numpy")
     fast = batched_lm(model, p0, data, valid, noise, offset, backend="numba")

@@ -83,3 +83,28 @@ seed = 7
         encoding="utf-8",
     )
     return toml
+
+
+def tensor_widths(seed, *, D_cm2_s=(2.0, 0.8, 0.6), sigma0=(0.6, 0.5, 0.05), nt=10, n=24):
+    """A ``shape="rotated"`` widths table of a simulated Poisson stack: Σ(t) = Σ0 + 2 D t
+    (D in cm²/s, Σ0 (Sxx, Syy, Sxy) in µm²) sampled at pixel centres, 0.25 µm pixels, t = 0 to
+    1000 ps, 2e4 photons per frame on 1 count/pixel; extracted by fitdiff.extract_widths."""
+    from fitdiff.extract import extract_widths
+    from fitdiff.io.measurement import Measurement
+
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 1000.0, nt)
+    h = 0.25
+    ax = (np.arange(n) - n / 2) * h
+    yy, xx = np.meshgrid(ax, ax, indexing="ij")
+    D = np.array(D_cm2_s) * 1e-4  # µm²/ps (PHYSICS.md §0: 1 cm²/s = 1e-4 µm²/ps)
+    counts = np.empty((nt, n, n), dtype=np.uint16)
+    for i, ti in enumerate(t):
+        sxx, syy, sxy = np.array(sigma0) + 2 * D * ti
+        det = sxx * syy - sxy * sxy
+        q = (syy * xx * xx - 2 * sxy * xx * yy + sxx * yy * yy) / det
+        counts[i] = rng.poisson(2e4 * h * h * np.exp(-0.5 * q) / (2 * np.pi * np.sqrt(det)) + 1.0)
+    m = Measurement(
+        counts, ("t", "y", "x"), {"t": t, "y": ax, "x": ax}, {"t": "ps", "y": "um", "x": "um"}
+    )
+    return extract_widths(m, shape="rotated")
