@@ -45,7 +45,7 @@ class TensorData(Dataset):
         super().__init__(x, y, y_err, cov=cov, label=label)
 
     def __post_init__(self):
-        self.x_name, self.y_name, self.kind = "t_ps", "sigma2_um2", "tensor"
+        self.x_name, self.y_name, self.kind = "t_ps", "sigma2_tensor_um2", "tensor"
         super().__post_init__()
 
     @classmethod
