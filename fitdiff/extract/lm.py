@@ -269,13 +269,16 @@ def _run_numba2d(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -
     _, shape, y, x = model.fast
     x = req(x)
     data = req(data)
+    offset = np.broadcast_to(np.asarray(offset, dtype=float), data.shape)
+    if offset.strides[0] == 0:  # one frame for all (the usual case): no (B, N) copy
+        offset = offset[:1]
     p, cov, chi2, converged, niter = kernel.fit_gauss2d(
         req(y),
         x,
         _import_kernels().uniform_step(x),
         data,
         req(valid, np.bool_),
-        req(np.broadcast_to(np.asarray(offset, dtype=float), data.shape)),
+        req(offset),
         req(np.array(p0, dtype=np.float64)),
         kernel.SHAPE_CODES[shape],
         float(noise.excess * noise.gain),

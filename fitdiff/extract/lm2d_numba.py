@@ -356,8 +356,9 @@ def fit_gauss2d(y, x, hx, data, valid, offset, p0, shape, ge, read2, floor, max_
     data : ndarray (B, Y·X)
         Counts after background subtraction.
     valid : ndarray of bool (B, Y·X)
-    offset : ndarray (B, Y·X)
-        Counts subtracted before fitting (the noise model sees ``mu + offset``).
+    offset : ndarray (B, Y·X) or (1, Y·X)
+        Counts subtracted before fitting (the noise model sees ``mu + offset``); one row
+        serves every frame.
     p0 : ndarray (B, P)
         Starting parameters: (A, y0, x0, s, c) for shape 0 (isotropic), (A, y0, x0, Syy, Sxx,
         c) for 1 (elliptical), (A, y0, x0, Syy, Sxx, Sxy, c) for 2 (rotated); µm, µm², counts.
@@ -385,7 +386,7 @@ def fit_gauss2d(y, x, hx, data, valid, offset, p0, shape, ge, read2, floor, max_
             hx,
             data[i],
             valid[i],
-            offset[i],
+            offset[i if offset.shape[0] > 1 else 0],
             p[i],
             shape,
             ge,

@@ -140,12 +140,13 @@ def extract_widths(
     if method == "gauss":
         # rows below min_snr are flagged anyway; fitting them costs most of the iterations
         fit_rows = snr >= min_snr
+        rows = Ellipsis if fit_rows.all() else fit_rows  # a boolean index copies
         out = _gauss_columns(
             coords,
             axes,
-            data[fit_rows],
-            bad[fit_rows],
-            offset[fit_rows],
+            data[rows],
+            bad[rows],
+            offset[rows],
             nm,
             {k: _rows(v, fit_rows) for k, v in mom.items()},
             shape,
@@ -238,7 +239,8 @@ def prepare(
             sel = pp.crop(m.coords[dim], rng, name)
             sels.append(sel)
             coords[dim] = m.coords[dim][sel]
-    index = np.ix_(*sels)
+    # without a crop the fancy index would copy the whole stack three times for nothing
+    index = Ellipsis if all(sel.all() for sel in sels) else np.ix_(*sels)
     data, bad, offset, t = data[index], bad[index], offset[index], t[sel_t]
     factors = {"t": bin_t, "y": bin_y, "x": bin_x}
     for axis, dim in enumerate(("t", *coords)):
