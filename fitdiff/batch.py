@@ -747,6 +747,11 @@ def fit_columns(run_dir: Path) -> dict[str, Any]:
         value_col, err_col = column_names(name, par.get("unit"))
         out[value_col] = par.get("value")
         out[err_col] = par.get("stderr")
+    for name, par in results.get("derived", {}).items():  # e.g. the tensor's D_major_cm2_s
+        if isinstance(par, dict) and "value" in par:
+            value_col, err_col = column_names(name, par.get("unit"))
+            out[value_col] = par.get("value")
+            out[err_col] = par.get("stderr")
     out["redchi"] = results.get("redchi")
     return out
 
