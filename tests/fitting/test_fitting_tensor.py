@@ -16,7 +16,7 @@ from fitting_sim import tensor_widths
 from fitdiff.analysis import analysis_from_dict, run_fit
 from fitdiff.errors import ConfigError
 from fitdiff.fitting import Objective, Term, least_squares, make_parameters
-from fitdiff.fitting.tensor import TensorData, TensorModel, principal
+from fitdiff.fitting.tensor import TensorData, TensorModel, derived_from_samples, principal
 
 # fast axis at 25.1°: ½ atan2(2 · 0.6, 2.0 − 0.8)
 TRUE_D = (2.0, 0.8, 0.6)
@@ -116,3 +116,17 @@ def test_analysis_wiring_defaults_to_rotated_and_writes_derived(tmp_path):
     bad = {**raw, "extract": {"shape": "elliptical"}}
     with pytest.raises(ConfigError, match=r"extract\.shape: 'elliptical'; .*'tensor' needs"):
         analysis_from_dict(bad, base_dir=tmp_path)
+
+
+def test_posterior_summaries_of_derived_quantities_unwrap_the_angle():
+    # samples of a tensor whose fast axis is along y (θ = ±90°): a naive percentile of the
+    # angle would split them into two clouds near -90 and +90; unwrapped they sit near 90
+    rng = np.random.default_rng(3)
+    dxy = rng.normal(0.0, 0.05, 4000)
+    samples = np.column_stack([np.full(4000, 1.0), np.full(4000, 3.0), dxy])
+    out = derived_from_samples(TensorModel(), samples)
+    angle = out["angle_deg"]
+    assert abs(abs(angle["median"]) - 90.0) < 0.5
+    # first order: θ ≈ 90° - Dxy / (Dyy - Dxx) rad, so its SD is 0.05 / 2 rad = 1.43°
+    np.testing.assert_allclose(angle["sd"], np.degrees(0.05 / 2), rtol=0.1, atol=0)
+    np.testing.assert_allclose(out["D_major_cm2_s"]["median"], 3.0, rtol=0, atol=0.01)
