@@ -2,7 +2,7 @@
 
 The reference of the compiled paths is the numpy batch (``backend="numpy"``), itself the
 estimator checked against curve_fit in test_widths.py; expected truths come from the generating
-parameters of ``_synth.rotated_stack`` (pixel-centre sampling of exp(-½ rᵀΣ⁻¹r), Poisson).
+parameters of ``fitdiff.testing.rotated_stack`` (pixel-centre sampling of exp(-½ rᵀΣ⁻¹r), Poisson).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from fitdiff.extract.gauss import gaussian_model, rotated_model
 from fitdiff.extract.lm import batched_lm
 from fitdiff.extract.moments import edge_pixels, profile_moments
 from fitdiff.extract.noise import NoiseModel
-
-from ._synth import rotated_stack
+from fitdiff.testing import rotated_stack
 
 numba = pytest.importorskip("numba")
 
@@ -144,7 +143,7 @@ def test_cli_shape_rotated_writes_the_covariance_columns(tmp_path, capsys):
     from fitdiff.extract import read_table_csv
     from fitdiff.io import save
 
-    m, _ = rotated_stack(7, nt=4, n=32)
+    m, _ = rotated_stack(7, nt=6, n=32)  # 3 or 4 frames would be written as RGB planes
     path = save(m, tmp_path / "stack.tif")
     assert main(["extract", str(path), "--shape", "rotated", "-o", str(tmp_path / "w.csv")]) == 0
     df = read_table_csv(tmp_path / "w.csv")

@@ -1,6 +1,6 @@
 """The diffusion tensor model Σ(t) = Σ0 + 2Dt (fitdiff.fitting.tensor) on simulated stacks.
 
-Truths are the generating values of ``fitting_sim.tensor_widths`` (Poisson stacks of a tilted
+Truths are the generating values of ``fitdiff.testing.tensor_widths`` (Poisson stacks of a tilted
 Gaussian, extracted with shape = "rotated"); the principal values and angle of a 2 × 2
 symmetric matrix are checked against numpy.linalg.eigh, an independent route.
 """
@@ -11,12 +11,12 @@ import json
 
 import numpy as np
 import pytest
-from fitting_sim import tensor_widths
 
 from fitdiff.analysis import analysis_from_dict, run_fit
 from fitdiff.errors import ConfigError
 from fitdiff.fitting import Objective, Term, least_squares, make_parameters
 from fitdiff.fitting.tensor import TensorData, TensorModel, derived_from_samples, principal
+from fitdiff.testing import tensor_widths
 
 # fast axis at 25.1°: ½ atan2(2 · 0.6, 2.0 − 0.8)
 TRUE_D = (2.0, 0.8, 0.6)
