@@ -16,7 +16,7 @@ The first call in a fresh process (numba JIT compilation or loading its on-disk 
 is timed separately by running the extraction once in a subprocess per shape.
 
     python benchmarks/bench_stack.py [--repeat 3] [--shapes isotropic,elliptical,rotated]
-        [--no-first-call] [--no-real]
+        [--no-first-call] [--no-real] [--stacks 133x256x256,401x128x128]
 
 Run with the package under test on ``PYTHONPATH`` (e.g. an older checkout, for a "before"
 figure); shapes the package does not know are reported as such and skipped.
@@ -120,12 +120,13 @@ def main(argv=None) -> None:
     ap.add_argument("--shapes", default="isotropic,elliptical,rotated")
     ap.add_argument("--no-first-call", action="store_true")
     ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--stacks", default="133x256x256,401x128x128", help="synthetic T x Y x X")
     args = ap.parse_args(argv)
     from fitdiff.extract import widths
 
     known = getattr(widths, "SHAPES", ("isotropic", "elliptical"))
     shapes = [s for s in args.shapes.split(",") if s]
-    names = ["133x256x256", "401x128x128"]
+    names = [s for s in args.stacks.split(",") if s]
     if PTU.is_file() and not args.no_real:
         names.insert(0, "ptu")
     print(f"fitdiff from {Path(widths.__file__).parents[1]}; shapes known: {', '.join(known)}")
