@@ -21,6 +21,7 @@ __all__ = [
     "THREE_VALLEYS",
     "TWO_VALLEYS",
     "linear_widths",
+    "rotated_stack",
     "stack",
     "streak",
     "streak_truth",
@@ -28,6 +29,7 @@ __all__ = [
     "two_valley",
     "write_corrupt",
     "write_linear_analysis",
+    "tensor_widths",
     "write_streak",
 ]
 
@@ -296,3 +298,62 @@ def write_streak(path: Path, D_cm2_s: float, *, seed: int, w0_um: float = 1.5) -
 def write_corrupt(path: Path) -> None:
     """A TIFF header followed by garbage: the loader must reject it."""
     Path(path).write_bytes(b"II*\x00" + bytes(range(256)) * 4)
+
+
+def rotated_stack(
+    seed=0,
+    *,
+    nt=12,
+    n=40,
+    h=0.25,
+    sigma0=(1.0, 1.0, 0.0),
+    D_um2_ps=(3e-4, 1e-4, 1e-4),
+    t_ps=(0.0, 1000.0),
+    photons=4e4,
+    bg=2.0,
+    center=(0.3, -0.2),
+):
+    """Poisson (t, y, x) stack of a tilted elliptical Gaussian: Σ(t) = Σ0 + 2 D t with
+    Σ0 = (Sxx, Syy, Sxy) ``sigma0`` µm² and D = (Dxx, Dyy, Dxy) ``D_um2_ps`` µm²/ps, pixel-centre
+    sampling of ``photons`` per frame on n × n pixels of ``h`` µm, centre (x, y) ``center``.
+    Returns (Measurement, true (T, 3) array of (Sxx, Syy, Sxy))."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(*t_ps, nt)
+    y = (np.arange(n) - n / 2) * h
+    x = (np.arange(n) - n / 2) * h
+    yy, xx = np.meshgrid(y - center[1], x - center[0], indexing="ij")
+    truth = np.array(sigma0)[None, :] + 2.0 * np.array(D_um2_ps)[None, :] * t[:, None]
+    counts = np.empty((nt, n, n), dtype=np.uint16)
+    for i, (sxx, syy, sxy) in enumerate(truth):
+        det = sxx * syy - sxy * sxy
+        q = (syy * xx * xx - 2 * sxy * xx * yy + sxx * yy * yy) / det
+        mean = photons * h * h * np.exp(-0.5 * q) / (2 * np.pi * np.sqrt(det)) + bg
+        counts[i] = rng.poisson(mean)
+    m = Measurement(
+        counts, ("t", "y", "x"), {"t": t, "y": y, "x": x}, {"t": "ps", "y": "um", "x": "um"}
+    )
+    return m, truth
+
+
+def tensor_widths(seed, *, D_cm2_s=(2.0, 0.8, 0.6), sigma0=(0.6, 0.5, 0.05), nt=10, n=24):
+    """A ``shape="rotated"`` widths table of a simulated Poisson stack: Σ(t) = Σ0 + 2 D t
+    (D in cm²/s, Σ0 (Sxx, Syy, Sxy) in µm²) sampled at pixel centres, 0.25 µm pixels, t = 0 to
+    1000 ps, 2e4 photons per frame on 1 count/pixel; extracted by fitdiff.extract_widths."""
+    from fitdiff.extract import extract_widths
+
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 1000.0, nt)
+    h = 0.25
+    ax = (np.arange(n) - n / 2) * h
+    yy, xx = np.meshgrid(ax, ax, indexing="ij")
+    D = np.array(D_cm2_s) * 1e-4  # µm²/ps (PHYSICS.md §0: 1 cm²/s = 1e-4 µm²/ps)
+    counts = np.empty((nt, n, n), dtype=np.uint16)
+    for i, ti in enumerate(t):
+        sxx, syy, sxy = np.array(sigma0) + 2 * D * ti
+        det = sxx * syy - sxy * sxy
+        q = (syy * xx * xx - 2 * sxy * xx * yy + sxx * yy * yy) / det
+        counts[i] = rng.poisson(2e4 * h * h * np.exp(-0.5 * q) / (2 * np.pi * np.sqrt(det)) + 1.0)
+    m = Measurement(
+        counts, ("t", "y", "x"), {"t": t, "y": ax, "x": ax}, {"t": "ps", "y": "um", "x": "um"}
+    )
+    return extract_widths(m, shape="rotated")

@@ -26,7 +26,9 @@ Schema (every section is optional except ``[model]`` and the data; unknown keys 
     window = 7                   # also: t_range_ps, method = "local" | "savgol"
 
     [model]
-    kind = "linear"              # "linear" | "ballistic" | "diffusivity" | "valleys"
+    kind = "linear"              # "linear" | "ballistic" | "diffusivity" | "valleys" | "tensor"
+                                 #   tensor: Σ(t) = Σ0 + 2Dt on a stack extracted with
+                                 #   shape = "rotated" (the default for it; fitdiff.fitting.tensor)
     method = "log"               # diffusivity only: "classical" | "log" | "cooperon"
     model = "MODEL.toml"         # valleys only: the fitdiff-simulate MODEL.toml
     noise_inflation = false      # true adds the parameter ln_f: σ² → σ² + f² model²
@@ -103,6 +105,7 @@ from ..common import check_keys, hash_json
 from ..errors import ConfigError
 from ..fitting import ForwardModel
 from ..fitting.models import BallisticModel, DiffusivityModel, LinearModel, ParameterInfo
+from ..fitting.tensor import TensorModel
 from ..io.calibration import CALIBRATION_KEYS as _CALIBRATION_KEYS
 from .covariance import read_covariance
 from .parameters import PARAM_KEYS, build_parameters
@@ -128,6 +131,7 @@ _MODEL_KEYS = {
     "ballistic": ("kind", "noise_inflation"),
     "diffusivity": ("kind", "noise_inflation", "method"),
     "valleys": ("kind", "noise_inflation", "model", "observables"),
+    "tensor": ("kind", "noise_inflation"),
 }
 _FIT_KEYS = ("t_range_ps", "T_range_K", "scale_covar", "max_nfev", "method")
 _SAMPLE_DEFAULTS = {
@@ -225,6 +229,12 @@ def analysis_from_dict(raw: dict, *, base_dir, path=None) -> Analysis:
     for key in ("t_range_ps", "x_range_um", "y_range_um", "background_t_range_ps"):
         if key in extract_cfg:
             extract_cfg[key] = span(extract_cfg[key], f"extract.{key}")
+    if model.kind == "tensor":  # the tensor needs the full covariance of every frame
+        if extract_cfg.setdefault("shape", "rotated") != "rotated":
+            raise ConfigError(
+                f"extract.shape: {extract_cfg['shape']!r}; [model] kind = 'tensor' needs "
+                "'rotated' (the default for it)"
+            )
     transient_cfg = raw.get("transient", {})
     check_keys(transient_cfg, _TRANSIENT_KEYS, "transient")
     report_cfg = _report(raw.get("report", {}))
@@ -280,6 +290,8 @@ def _model(cfg, base: Path) -> tuple[ForwardModel, dict]:
             raise ConfigError(str(exc).replace("model.diffusivity", "model.diffusivity")) from None
     if kind == "ballistic":
         return BallisticModel(), out
+    if kind == "tensor":
+        return TensorModel(), out
     if kind == "diffusivity":
         out["method"] = cfg.get("method", "log")
         return DiffusivityModel(out["method"]), out
@@ -318,6 +330,7 @@ def _data_entry(entry: dict, where: str, base: Path, model: ForwardModel) -> dic
         "ballistic": ("widths", "file"),
         "diffusivity": ("table",),
         "valleys": ("widths", "pl", "file"),
+        "tensor": ("widths", "file"),
     }[model.kind]
     if not any(k in out for k in wanted):
         raise ConfigError(

@@ -26,6 +26,7 @@ from ..fitting import (
     sample,
 )
 from ..inputs import digest, run_inputs
+from .derived import tensor_derived_fit, tensor_derived_samples
 from .schema import Analysis, analysis_from_dict
 from .tables import build_objective, load_tables
 
@@ -59,9 +60,12 @@ def run_fit(analysis: Analysis, run_dir, widths=None, tables=None) -> FitResult:
     objective = build_objective(analysis, _tables(analysis, widths, tables))
     result = fit_objective(analysis, objective)
     write_analysis_json(analysis, run_dir)
+    out = result.to_dict()
+    if analysis.model.kind == "tensor":
+        out["derived"] = tensor_derived_fit(objective, result)
     write_json(
         run_dir / "results.json",
-        {**result.to_dict(), "config": analysis.config, "analysis_digest": analysis.digest},
+        {**out, "config": analysis.config, "analysis_digest": analysis.digest},
     )
     _write_csv(best_fit_table(objective, result.theta), run_dir / "best_fit.csv")
     return result
@@ -125,9 +129,12 @@ def run_sample(
         workers=s["workers"],
         fingerprint=digest(run_inputs(analysis), "chain"),
     )
+    out = post.to_dict()
+    if analysis.model.kind == "tensor":
+        out["derived"] = tensor_derived_samples(objective, post)
     write_json(
         run_dir / "posterior.json",
-        {**post.to_dict(), "config": analysis.config, "analysis_digest": analysis.digest},
+        {**out, "config": analysis.config, "analysis_digest": analysis.digest},
     )
     pp = posterior_predictive(objective, post, draws=s["predictive_draws"], seed=s["seed"])
     _write_csv(pp, run_dir / "posterior_predictive.csv")

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..errors import ConfigError, FitdiffError, LoadError
 from ..fitting import DiffusivityData, KineticsData, Objective, Term, WidthsData
+from ..fitting.tensor import TensorData
 from .covariance import read_covariance
 from .schema import Analysis
 
@@ -70,6 +71,7 @@ def build_objective(analysis: Analysis, tables: dict) -> Objective:
         "ballistic": ("widths",),
         "diffusivity": ("table",),
         "valleys": tuple(cfg["model"].get("observables", ())),
+        "tensor": ("tensor",),
     }[analysis.model.kind]
     terms = []
     for i, d in enumerate(cfg["datasets"]):
@@ -79,6 +81,8 @@ def build_objective(analysis: Analysis, tables: dict) -> Objective:
         T_range = d.get("T_range_K", cfg["fit"].get("T_range_K"))
         tabs = tables.get(label, {})
         for kind in wanted:
+            if kind == "tensor" and "widths" in tabs:  # the rotated widths table holds Σ
+                tabs = {**tabs, "tensor": tabs["widths"]}
             if kind not in tabs:
                 continue
             tag = label if len(wanted) == 1 else f"{label}_{kind}"
@@ -92,6 +96,8 @@ def build_objective(analysis: Analysis, tables: dict) -> Objective:
                     data = WidthsData.from_frame(tabs[kind], t_range_ps=t_range, cov=cov, label=tag)
                 elif kind == "pl":
                     data = KineticsData.from_frame(tabs[kind], t_range_ps=t_range, label=tag)
+                elif kind == "tensor":
+                    data = TensorData.from_frame(tabs[kind], t_range_ps=t_range, label=tag)
                 else:
                     data = DiffusivityData.from_frame(tabs[kind], T_range_K=T_range, label=tag)
             except ConfigError as exc:

@@ -144,10 +144,14 @@ def column_names(name: str, unit: str | None) -> tuple[str, str]:
 
 
 def fit_columns(run_dir: Path) -> dict[str, Any]:
-    """Summary columns from ``RUN/results.json``: each parameter and its error, ``redchi``."""
+    """Summary columns from ``RUN/results.json``: each parameter and its error, each derived
+    quantity (the tensor's ``D_major_cm2_s``, ...) and its error, ``redchi``."""
     results = json.loads((Path(run_dir) / "results.json").read_text(encoding="utf-8"))
     out: dict[str, Any] = {}
-    for name, par in results.get("parameters", {}).items():
+    derived = {k: v for k, v in results.get("derived", {}).items() if isinstance(v, dict)}
+    for name, par in [*results.get("parameters", {}).items(), *derived.items()]:
+        if "value" not in par:
+            continue  # derived quantities of several datasets: keyed by label, not summarised
         value_col, err_col = column_names(name, par.get("unit"))
         out[value_col] = par.get("value")
         out[err_col] = par.get("stderr")

@@ -50,9 +50,10 @@ def register(subparsers) -> None:
     p.add_argument("--hot-pixel-sigma", type=float, help="mask hot pixels (SDs above median)")
     p.add_argument(
         "--shape",
-        choices=("isotropic", "elliptical"),
+        choices=("isotropic", "elliptical", "rotated"),
         default="isotropic",
-        help="2D Gaussian of a stack",
+        help="2D Gaussian of a stack: one σ², axis-aligned σx² σy², or the full covariance "
+        "of a tilted ellipse (adds sigma2_xx/yy/xy_um2, sigma2_major/minor_um2, angle_deg)",
     )
     p.add_argument("--min-snr", type=float, default=5.0, help="intensity/error below: not ok")
     add_calibration_flags(p)

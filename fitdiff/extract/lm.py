@@ -7,9 +7,10 @@ one batched ``numpy.linalg.solve``. Rows drop out of the active set as they conv
 
 That batch needs ~45 passes over (B, N) arrays per iteration, which caps it at a few times the
 speed of a per-row ``scipy.optimize.curve_fit`` loop. Models that carry a compiled kernel
-(``BatchedModel.fast``: the 1D Gaussian) therefore run, when numba is installed (extra
-``fast``), the same iteration per row in :mod:`fitdiff.extract.lm_numba`; this numpy batch is
-the fallback and serves every other model (2D frames). Set ``FITDIFF_NUMBA=0`` or pass
+(``BatchedModel.fast``: the 1D Gaussian of a streak, the 2D Gaussians of a stack frame)
+therefore run, when numba is installed (extra ``fast``), the same iteration per row in
+:mod:`fitdiff.extract.lm_numba` (1D) or :mod:`fitdiff.extract.lm2d_numba` (2D); this numpy
+batch is the fallback and serves every other model. Set ``FITDIFF_NUMBA=0`` or pass
 ``backend="numpy"`` to force the fallback.
 
 The weights are re-evaluated at the current model each iteration (iteratively reweighted least
@@ -40,7 +41,8 @@ class BatchedModel:
     ``evaluate(p) -> (mu, cache)`` gives the (B, N) model for parameters p (B, P);
     ``jacobian(p, cache) -> J`` its (B, P, N) derivatives, reusing the cache (the exponential);
     ``admissible(p) -> bool (B,)`` rejects steps into nonsense (negative width);
-    ``fast`` names a compiled kernel of the same model, ``("gauss1d", x)``, or is None.
+    ``fast`` names a compiled kernel of the same model, ``("gauss1d", x)`` or
+    ``("gauss2d", shape, y, x)``, or is None.
     """
 
     evaluate: Callable[[np.ndarray], tuple[np.ndarray, object]]
@@ -126,7 +128,8 @@ def batched_lm(
         variance = variance.variance
     kernel = _fast_kernel(model, variance, dtype, backend, np.size(data))
     if kernel is not None:
-        return _run_numba(kernel, model, p0, data, valid, variance.__self__, offset, max_iter, tol)
+        run = _run_numba if model.fast[0] == "gauss1d" else _run_numba2d
+        return run(kernel, model, p0, data, valid, variance.__self__, offset, max_iter, tol)
     if backend == "auto" and _why_not(model, variance, dtype) is None:
         compiled.spent_numpy(NUMPY_SECONDS_PER_PIXEL * np.size(data))
     return _numpy_lm(model, p0, data, valid, variance, offset, max_iter, tol, dtype)
@@ -196,6 +199,7 @@ def numba_available() -> bool:
 
 
 _KERNELS: list = []
+_KERNELS_2D: list = []
 
 
 def _import_kernels():
@@ -207,6 +211,15 @@ def _import_kernels():
             lm_numba = None
         _KERNELS.append(lm_numba)
     return _KERNELS[0]
+
+
+def _import_kernels_2d():
+    if not _KERNELS_2D:
+        kernels = None
+        if _import_kernels() is not None:
+            from . import lm2d_numba as kernels
+        _KERNELS_2D.append(kernels)
+    return _KERNELS_2D[0]
 
 
 #: Seconds per (row × pixel) of the numpy batch (531 × 1024 streak rows in ~150 ms on the
@@ -225,22 +238,23 @@ def _fast_kernel(model, variance, dtype, backend, pixels: int = 0):
     if backend == "numpy":
         return None
     why_not = _why_not(model, variance, dtype)
+    load = _import_kernels if why_not or model.fast[0] == "gauss1d" else _import_kernels_2d
     if backend == "auto":
         if why_not or not compiled.wanted(NUMPY_SECONDS_PER_PIXEL * pixels):
             return None
-        return None if not numba_available() else _import_kernels()
+        return None if not numba_available() else load()
     if why_not:
         raise ExtractionError(f"backend = 'numba' impossible: {why_not}")
-    if _import_kernels() is None:
+    if load() is None:
         raise MissingExtraError("numba", "fast", "backend = 'numba'")
-    return _import_kernels()
+    return load()
 
 
 def _why_not(model, variance, dtype) -> str | None:
     """Why the compiled kernel cannot fit this model (None: it can)."""
     why_not = None
-    if model.fast is None or model.fast[0] != "gauss1d":
-        why_not = "the model has no compiled kernel (only the 1D Gaussian has)"
+    if model.fast is None or model.fast[0] not in ("gauss1d", "gauss2d"):
+        why_not = "the model has no compiled kernel (only the 1D and 2D Gaussians have)"
     elif getattr(variance, "__func__", None) is not NoiseModel.variance:
         why_not = "the variance is not a NoiseModel"
     elif np.dtype(dtype) != np.float64:
@@ -263,6 +277,37 @@ def _run_numba(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -> 
         req(valid, np.bool_),
         req(np.broadcast_to(np.asarray(offset, dtype=float), data.shape)),
         req(np.array(p0, dtype=np.float64)),
+        float(noise.excess * noise.gain),
+        float(noise.read_noise**2),
+        float(noise.floor),
+        int(max_iter),
+        float(tol),
+    )
+    nfree = valid.sum(axis=1) - p.shape[1]
+    return LMResult(
+        p=p, cov=cov, chi2=chi2, nfree=nfree, converged=converged, niter=niter, backend="numba"
+    )
+
+
+def _run_numba2d(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -> LMResult:
+    def req(a, dtype=np.float64):
+        return np.require(a, dtype, ["C_CONTIGUOUS", "WRITEABLE", "ALIGNED"])
+
+    _, shape, y, x = model.fast
+    x = req(x)
+    data = req(data)
+    offset = np.broadcast_to(np.asarray(offset, dtype=float), data.shape)
+    if offset.strides[0] == 0:  # one frame for all (the usual case): no (B, N) copy
+        offset = offset[:1]
+    p, cov, chi2, converged, niter = kernel.fit_gauss2d(
+        req(y),
+        x,
+        _import_kernels().uniform_step(x),
+        data,
+        req(valid, np.bool_),
+        req(offset),
+        req(np.array(p0, dtype=np.float64)),
+        kernel.SHAPE_CODES[shape],
         float(noise.excess * noise.gain),
         float(noise.read_noise**2),
         float(noise.floor),

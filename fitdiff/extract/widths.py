@@ -8,13 +8,13 @@ import pandas as pd
 from ..errors import ExtractionError
 from ..io.measurement import Measurement
 from . import preprocess as pp
-from .gauss import gaussian_model
+from .gauss import gaussian_model, rotated_model
 from .lm import batched_lm
 from .moments import edge_pixels, fill_masked, profile_moments
 from .noise import resolve_noise
 
 METHODS = ("gauss", "moment")
-SHAPES = ("isotropic", "elliptical")
+SHAPES = ("isotropic", "elliptical", "rotated")
 
 
 def extract_widths(
@@ -67,8 +67,9 @@ def extract_widths(
         Pixels at or above this many counts are masked.
     hot_pixel_sigma : float, optional
         Mask pixels this many Poisson SDs above their 3×3 spatial median.
-    shape : {"isotropic", "elliptical"}
-        2D Gaussian of a stack: one σ² (w² = 2σ²) or axis-aligned σx², σy² (w² = σx² + σy²).
+    shape : {"isotropic", "elliptical", "rotated"}
+        2D Gaussian of a stack: one σ² (w² = 2σ²), axis-aligned σx², σy² (w² = σx² + σy²), or
+        the full covariance Σ = [[σxx², σxy], [σxy, σyy²]] of a tilted ellipse (w² = tr Σ).
     min_snr : float
         Slices whose integrated intensity is below ``min_snr`` times its error are not ok.
     edge_fraction : float
@@ -82,7 +83,11 @@ def extract_widths(
         One row per slice, columns ``t_ps, sigma2_um2, sigma2_err_um2, w2_um2, w2_err_um2,
         center_um, amplitude, background, intensity, intensity_err, kurtosis_excess, ok,
         reason, redchi`` (stacks add ``center_y_um`` and ``sigma2_{x,y}_um2`` with errors;
-        ``center_um`` is the x centre); ``attrs["settings"]`` records every setting.
+        ``center_um`` is the x centre; ``shape="rotated"`` adds ``sigma2_{xx,yy,xy}_um2`` with
+        ``sigma2_{xx,yy,xy}_err_um2``, their covariances ``cov_sigma2_{xx_yy,xx_xy,yy_xy}_um4``,
+        the principal variances ``sigma2_{major,minor}_um2`` and the major axis' ``angle_deg``
+        from +x towards +y, each with its ``_err`` twin); ``attrs["settings"]`` records every
+        setting.
     """
     if method not in METHODS:
         raise ExtractionError(f"method = {method!r}; allowed {METHODS}")
@@ -140,16 +145,18 @@ def extract_widths(
     if method == "gauss":
         # rows below min_snr are flagged anyway; fitting them costs most of the iterations
         fit_rows = snr >= min_snr
+        rows = Ellipsis if fit_rows.all() else fit_rows  # a boolean index copies
         out = _gauss_columns(
             coords,
             axes,
-            data[fit_rows],
-            bad[fit_rows],
-            offset[fit_rows],
+            data[rows],
+            bad[rows],
+            offset[rows],
             nm,
             {k: _rows(v, fit_rows) for k, v in mom.items()},
             shape,
             max_iter,
+            tuple(prep.coords[a] for a in axes),
         )
         out = {k: _expand(v, fit_rows) for k, v in out.items()}
         # PL(t) of unfitted slices is still useful: fall back to the moment sum there
@@ -333,14 +340,16 @@ def gauss_start(coords, data, bad, mom) -> np.ndarray:
     return np.column_stack([amp, *centres, s2, c0])
 
 
-def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter) -> dict:
+def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter, grid) -> dict:
     k = len(coords)
+    if k == 2 and shape == "rotated":
+        return _rotated_columns(coords, grid, data, bad, offset, nm, mom, max_iter)
     iso = shape == "isotropic" or k == 1
     p0 = gauss_start(coords, data, bad, mom)
     if not iso:
         p0 = np.insert(p0, k + 1, p0[:, k + 1], axis=1)  # σy² = σx² to start
     fit = batched_lm(
-        gaussian_model(coords, isotropic=iso),
+        gaussian_model(coords, isotropic=iso, grid=grid if k == 2 else None),
         p0,
         data,
         ~bad,
@@ -397,6 +406,83 @@ def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter) ->
         else:
             out["sigma2_y_um2"], out["sigma2_x_um2"] = s2[:, 0], s2[:, 1]
             out["sigma2_y_err_um2"], out["sigma2_x_err_um2"] = s2_err[:, 0], s2_err[:, 1]
+    return out
+
+
+def _rotated_columns(coords, grid, data, bad, offset, nm, mom, max_iter) -> dict:
+    """Columns of the full-covariance fit, parameters (A, y0, x0, Syy, Sxx, Sxy, c)."""
+    p0 = gauss_start(coords, data, bad, mom)
+    # round start (Sxy = 0): the moment covariance is noise-dominated in the wings
+    p0 = np.column_stack([p0[:, :4], p0[:, 3], np.zeros(len(p0)), p0[:, 4]])
+    fit = batched_lm(
+        rotated_model(coords, grid=grid), p0, data, ~bad, nm.variance, offset, max_iter=max_iter
+    )
+    p, cov = fit.p, fit.cov
+    amp, syy, sxx, sxy = p[:, 0], p[:, 3], p[:, 4], p[:, 5]
+    var = np.diagonal(cov, axis1=1, axis2=2)
+
+    def propagated(grad):
+        return np.sqrt(np.einsum("bp,bpq,bq->b", grad, cov, grad))
+
+    grad_w2 = np.zeros(p.shape)
+    grad_w2[:, 3:5] = 1.0  # w² = tr Σ
+    w2, w2_err = syy + sxx, propagated(grad_w2)
+    pix = np.prod([np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        det = syy * sxx - sxy * sxy
+        norm = 2 * np.pi * np.sqrt(det) / pix  # ∫ exp(-½ rᵀΣ⁻¹r) d²r / pixel area
+        g_int = np.zeros(p.shape)
+        g_int[:, 0] = norm
+        g_int[:, 3] = amp * norm * 0.5 * sxx / det
+        g_int[:, 4] = amp * norm * 0.5 * syy / det
+        g_int[:, 5] = -amp * norm * sxy / det
+        redchi = fit.chi2 / np.maximum(fit.nfree, 1)
+    # principal axes: λ± = (Sxx + Syy)/2 ± ρ, ρ = √(((Sxx - Syy)/2)² + Sxy²); major axis at
+    # θ = ½ atan2(2 Sxy, Sxx - Syy) from +x towards +y; errors to first order in the covariance
+    half = 0.5 * (sxx - syy)
+    rho = np.hypot(half, sxy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d_rho = np.zeros(p.shape)
+        d_rho[:, 3], d_rho[:, 4], d_rho[:, 5] = -0.5 * half / rho, 0.5 * half / rho, sxy / rho
+        d_mean = np.zeros(p.shape)
+        d_mean[:, 3:5] = 0.5
+        d_theta = np.zeros(p.shape)  # θ = ½ atan2(Sxy, half)
+        d_theta[:, 3] = 0.25 * sxy / rho**2
+        d_theta[:, 4] = -0.25 * sxy / rho**2
+        d_theta[:, 5] = 0.5 * half / rho**2
+    out = {
+        "sigma2_um2": w2 / 2.0,
+        "sigma2_err_um2": w2_err / 2.0,
+        "w2_um2": w2,
+        "w2_err_um2": w2_err,
+        "center_um": p[:, 2],
+        "amplitude": amp,
+        "background": p[:, -1] + offset.mean(axis=1),
+        "intensity": amp * norm,
+        "intensity_err": propagated(g_int),
+        "redchi": redchi,
+        "_converged": fit.converged,
+        "center_y_um": p[:, 1],
+        "sigma2_y_um2": syy,
+        "sigma2_x_um2": sxx,
+        "sigma2_y_err_um2": np.sqrt(var[:, 3]),
+        "sigma2_x_err_um2": np.sqrt(var[:, 4]),
+        "sigma2_xx_um2": sxx,
+        "sigma2_xx_err_um2": np.sqrt(var[:, 4]),
+        "sigma2_yy_um2": syy,
+        "sigma2_yy_err_um2": np.sqrt(var[:, 3]),
+        "sigma2_xy_um2": sxy,
+        "sigma2_xy_err_um2": np.sqrt(var[:, 5]),
+        "cov_sigma2_xx_yy_um4": cov[:, 4, 3],
+        "cov_sigma2_xx_xy_um4": cov[:, 4, 5],
+        "cov_sigma2_yy_xy_um4": cov[:, 3, 5],
+        "sigma2_major_um2": 0.5 * (sxx + syy) + rho,
+        "sigma2_major_err_um2": propagated(d_mean + d_rho),
+        "sigma2_minor_um2": 0.5 * (sxx + syy) - rho,
+        "sigma2_minor_err_um2": propagated(d_mean - d_rho),
+        "angle_deg": np.degrees(0.5 * np.arctan2(sxy, half)),
+        "angle_err_deg": np.degrees(propagated(d_theta)),
+    }
     return out
 
 

@@ -278,4 +278,4 @@ class DiffusivityModel(ForwardModel):
 
 
 def model_kinds() -> tuple[str, ...]:
-    return ("linear", "ballistic", "diffusivity", "valleys")
+    return ("linear", "ballistic", "diffusivity", "valleys", "tensor")

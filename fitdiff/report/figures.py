@@ -1,4 +1,5 @@
-"""Figures of the data and the fitted model: raw image, w²(t), D(t), PL(t), valleys, D(T).
+"""Figures of the data and the fitted model: raw image, w²(t), D(t), PL(t), valleys, D(T) and
+the ellipses of a diffusion tensor.
 
 Each function takes tables (pandas) or a :class:`~fitdiff.io.Measurement` and returns a
 :class:`matplotlib.figure.Figure` drawn on an explicit Agg canvas: the report never touches
@@ -83,6 +84,7 @@ OBSERVABLE_KINDS = {
     "sigma2_um2": "widths",
     "intensity": "kinetics",
     "D_cm2_s": "diffusivity",
+    "sigma2_tensor_um2": "tensor",
 }
 
 
@@ -289,6 +291,96 @@ def transient_figure(
     ax.set_ylabel(axis_label("D(t)", "cm2_s"))
     ax.set_title("Transient diffusion coefficient D(t) = ¼ dw²/dt")
     ax.legend(loc="best")
+    return fig
+
+
+_COMPONENTS = ("xx", "yy", "xy")
+_COMPONENT_COLORS = ("#1f4e79", "#b9770e", "#1e8449")
+
+
+def _ellipse(ax, sxx, syy, sxy, centre=(0.0, 0.0), **kw):
+    """Draw the 1σ ellipse {r: rᵀ Σ⁻¹ r = 1} of a covariance (x, y order), µm."""
+    vals, vecs = np.linalg.eigh([[sxx, sxy], [sxy, syy]])
+    phi = np.linspace(0, 2 * np.pi, 121)
+    pts = vecs @ (np.sqrt(np.maximum(vals, 0.0))[:, None] * np.vstack([np.cos(phi), np.sin(phi)]))
+    return ax.plot(centre[0] + pts[0], centre[1] + pts[1], **kw)
+
+
+def tensor_figure(rows: pd.DataFrame, derived: dict | None = None, n_ellipses: int = 4) -> Figure:
+    """Σ(t) components with the fit (left) and the 1σ ellipses of data and model (right).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        A tensor dataset of ``best_fit.csv``: ``t_ps``, ``y``, ``y_err``, ``model`` (µm²) and
+        ``component_index`` (0 = xx, 1 = yy, 2 = xy).
+    derived : dict, optional
+        ``results.json["derived"]``: D_major_cm2_s, D_minor_cm2_s, angle_deg (value, stderr);
+        the fitted tensor's principal axes are drawn and quoted from it.
+    n_ellipses : int
+        Number of times (spread over the data) at which ellipses are drawn.
+    """
+    comp = rows["component_index"].to_numpy(int)
+    fig = new_figure(10.0, 4.6)
+    ax, axe = fig.subplots(1, 2, width_ratios=[1.2, 1])
+    for k, (name, color) in enumerate(zip(_COMPONENTS, _COMPONENT_COLORS, strict=True)):
+        r = rows[comp == k].sort_values("t_ps")
+        ax.errorbar(
+            r["t_ps"],
+            r["y"],
+            yerr=r["y_err"],
+            fmt="o",
+            ms=3,
+            color=color,
+            elinewidth=0.8,
+            label=f"Σ{name} data",
+        )
+        ax.plot(r["t_ps"], r["model"], "-", color=color, lw=1.4)
+    ax.plot([], [], "-", color="0.3", label="Σ0 + 2Dt fit")
+    ax.set_xlabel(axis_label("t", "ps"))
+    ax.set_ylabel(axis_label("Σ", "um2"))
+    ax.set_title("Covariance components Σ(t)")
+    ax.legend(loc="best")
+    t = np.sort(rows.loc[comp == 0, "t_ps"].to_numpy(float))
+    picks = np.unique(np.linspace(0, t.size - 1, min(n_ellipses, t.size)).round().astype(int))
+    cmap = [str(c) for c in np.linspace(0.75, 0.0, picks.size)]
+    for shade, i in zip(cmap, picks, strict=True):
+        at = rows[np.isclose(rows["t_ps"].to_numpy(float), t[i])]
+        by = {int(c): row for c, row in zip(at["component_index"], at.itertuples(), strict=True)}
+        if set(by) != {0, 1, 2}:
+            continue
+        data = [by[k].y for k in range(3)]
+        model = [by[k].model for k in range(3)]
+        _ellipse(axe, *data, color=shade, lw=1.6, label=f"data t = {t[i]:.0f} ps")
+        _ellipse(axe, *model, color=MODEL_COLOR, lw=1.0, ls="--")
+    axe.plot([], [], "--", color=MODEL_COLOR, label="fitted Σ(t)")
+    if derived and all(k in derived for k in ("D_major_cm2_s", "D_minor_cm2_s", "angle_deg")):
+        th = np.radians(derived["angle_deg"]["value"])
+        reach = 0.9 * max(abs(v) for v in axe.get_xlim() + axe.get_ylim())
+        axe.plot(
+            [-reach * np.cos(th), reach * np.cos(th)],
+            [-reach * np.sin(th), reach * np.sin(th)],
+            ":",
+            color="0.2",
+            lw=1.2,
+            label="fast axis of D",
+        )
+
+        def fmt(key):
+            v, e = derived[key]["value"], derived[key]["stderr"]
+            return f"{v:.3g}" if e is None else f"{v:.3g} ± {e:.2g}"
+
+        axe.set_title(
+            f"D_major {fmt('D_major_cm2_s')}, D_minor {fmt('D_minor_cm2_s')} cm²/s, "
+            f"θ {fmt('angle_deg')}°",
+            fontsize=9,
+        )
+    else:
+        axe.set_title("1σ ellipses of Σ(t)")
+    axe.set_aspect("equal", adjustable="datalim")
+    axe.set_xlabel(axis_label("x", "um"))
+    axe.set_ylabel(axis_label("y", "um"))
+    axe.legend(loc="upper left", fontsize=8)
     return fig
 
 

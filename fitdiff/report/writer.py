@@ -263,6 +263,24 @@ def _data_sections(run: RunData, figs: _Figures) -> list[Section]:
     if dt.blocks:
         sections.append(dt)
 
+    tensor = Section("Diffusion tensor", "tensor")
+    derived = (run.results or {}).get("derived")
+    for name, rows in by_kind.get("tensor", []):
+        if "component_index" not in rows:
+            continue
+        fig = F.tensor_figure(rows, derived if derived and "angle_deg" in derived else None)
+        tensor.blocks.append(
+            figs.save(
+                fig,
+                f"tensor_{_slug(name)}",
+                f"Diffusion tensor, {name}",
+                "Σ components with the fit Σ0 + 2Dt; 1σ ellipses of the data (grey) and the "
+                "fitted Σ(t) (dashed) at a few times, and the fast axis of D",
+            )
+        )
+    if tensor.blocks:
+        sections.append(tensor)
+
     other = Section("Other datasets", "other")
     for name, rows in by_kind.get("other", []):
         fig = F.fit_figure(rows, "other", band=_band(run, name), title=name)

@@ -26,7 +26,12 @@ class Valley:
     g : float
         Degeneracy (enters detailed balance through the density of states g·M).
     D_cm2_s : float or None
-        Diffusion coefficient in cm²/s; None when ``diffusivity`` computes it.
+        Diffusion coefficient in cm²/s; None when ``diffusivity`` computes it. For a tensor
+        this is the isotropic-equivalent ½ tr D, which the moment solvers use (w² = tr Σ).
+    D_tensor_cm2_s : (float, float, float) or None
+        (Dxx, Dyy, Dxy) in cm²/s of an anisotropic valley, given in MODEL.toml as
+        ``D_cm2_s = [Dxx, Dyy, Dxy]`` (single diffusive valley only): the density spreads as
+        Σ(t) = Σ0 + 2 D t, Σ its spatial covariance (PHYSICS.md §1 with σ² per axis = w²/2).
     diffusivity : dict or None
         Keyword arguments of ``fitdiff.physics.d_total`` (``xi_eV``, ``rho_g_cm2``, ``s_cm_s``,
         optional ``tau_dis_ps``, ``tau_r_ps``, ``method``); the valley's mass and ``T_K`` are
@@ -55,6 +60,7 @@ class Valley:
     nonradiative_rate_per_ps: float = 0.0
     tau_ps: float = 0.0
     annihilation_cm2_s: float = 0.0
+    D_tensor_cm2_s: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)

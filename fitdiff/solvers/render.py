@@ -6,6 +6,11 @@ sample: I(x, t) = ∫_{|y|<a/2} PL(√(x² + y²), t) dy (a = inf: the projectio
 exactly w²/2; a = 0: the cut PL(|x|, t)). A stack samples PL at the pixel centres of a (y, x)
 grid. Counts are scaled to ``peak_counts`` at the brightest pixel, the background added, and
 noise drawn from a seeded ``numpy.random.Generator``.
+
+A single diffusive valley with a tensor D (``D_cm2_s = [Dxx, Dyy, Dxy]``) is not radially
+symmetric: its frames are rendered in real space from the exact Green's function, an
+anisotropic Gaussian of covariance Σ(τ) = ½(w0² + w_psf²) I + 2 D τ times the population
+e^{Kτ}, averaged over the Gaussian pulse ⊛ IRF by Gauss-Legendre quadrature in τ.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..io import Measurement
+from ..units import UM2_PS_PER_CM2_S
 from .model import RenderSettings, ValleyModel
 from .spatial import solve_spatial
 
@@ -106,6 +112,11 @@ def render_streak(
         dims ``("t", "x")`` in ps and µm, ``format == "simulated"``, the model in ``meta``.
     """
     st = settings or model.render
+    if _tensor(model) is not None:
+        raise ModelError(
+            "a tensor D_cm2_s = [Dxx, Dyy, Dxy] is rendered as a stack only ([render] kind = "
+            "'stack'): a streak's slit profile of a tilted ellipse is not modelled"
+        )
     t = model.time_grid_ps() if t_ps is None else np.asarray(t_ps, dtype=float).ravel()
     x = _grid(st.x_um) if x_um is None else np.asarray(x_um, dtype=float).ravel()
     a = st.slit_um if slit_um is None else float(slit_um)
@@ -176,9 +187,12 @@ def render_stack(
     else:
         y = _grid(st.y_um) if st.y_um is not None else x.copy()
     seed = st.seed if seed is None else seed
-    rr = np.hypot(y[:, None], x[None, :])
-    r, pl = _profiles(model, t, float(rr.max()), solver)
-    image = np.stack([np.interp(rr, r, row) for row in pl])
+    if _tensor(model) is not None:
+        image = tensor_frames(model, t, y, x)
+    else:
+        rr = np.hypot(y[:, None], x[None, :])
+        r, pl = _profiles(model, t, float(rr.max()), solver)
+        image = np.stack([np.interp(rr, r, row) for row in pl])
     counts = _noisy(_scale(image, st), st, seed)
     return Measurement(
         counts=counts,
@@ -188,3 +202,53 @@ def render_stack(
         meta=_meta(model, st, seed, solver),
         format="simulated",
     )
+
+
+#: Gauss-Legendre nodes over the pulse ⊛ IRF window (±8 σ) of the anisotropic renderer.
+_PULSE_NODES = 64
+
+
+def _tensor(model: ValleyModel):
+    return model.valleys[0].D_tensor_cm2_s if len(model.valleys) == 1 else None
+
+
+def tensor_frames(model: ValleyModel, t_ps, y_um, x_um) -> np.ndarray:
+    """PL frames (T, Y, X) of a single valley with a tensor D, instrument applied (PL/µm²).
+
+    PL(r, t) = γ n_src ∫₀^∞ dτ φ(t − t0 − τ) e^{Kτ} G(r; Σ(τ)), Σ(τ) = ½(w0² + w_psf²) I + 2Dτ,
+    G the normalised 2D Gaussian, φ the Gaussian of the pulse ⊛ IRF (σ = √(σ_pulse² + σ_IRF²));
+    σ = 0 gives the Green's function at τ = t − t0 itself. Σ is in (x, y) order.
+    """
+    dxx, dyy, dxy = (v * UM2_PS_PER_CM2_S for v in _tensor(model))
+    k = float(model.rate_matrix()[0, 0])
+    amp = float(model.radiative_rates_per_ps()[0] * model.source_vector()[0])
+    s0 = 0.5 * (model.source.w0_um**2 + model.instrument.w_psf_um**2)
+    sigma = float(np.hypot(model.pulse_sigma_ps, model.irf_sigma_ps))
+    t = np.asarray(t_ps, dtype=float).ravel()
+    y = np.asarray(y_um, dtype=float).ravel()
+    x = np.asarray(x_um, dtype=float).ravel()
+    xx, yy = x[None, :], y[:, None]
+
+    def green(tau):  # e^{Kτ} G(r; Σ(τ)) for one τ >= 0
+        sxx, syy, sxy = s0 + 2 * dxx * tau, s0 + 2 * dyy * tau, 2 * dxy * tau
+        det = sxx * syy - sxy * sxy
+        q = (syy * xx * xx - 2 * sxy * xx * yy + sxx * yy * yy) / det
+        return np.exp(k * tau - 0.5 * q) / (2 * np.pi * np.sqrt(det))
+
+    u, wu = np.polynomial.legendre.leggauss(_PULSE_NODES)
+    out = np.zeros((t.size, y.size, x.size))
+    for i, ti in enumerate(t):
+        tau = ti - model.source.t0_ps
+        if sigma == 0.0:
+            if tau >= 0:
+                out[i] = green(tau)
+            continue
+        lo, hi = max(tau - 8 * sigma, 0.0), max(tau + 8 * sigma, 0.0)
+        if hi <= lo:
+            continue
+        nodes = lo + 0.5 * (hi - lo) * (u + 1.0)
+        weights = 0.5 * (hi - lo) * wu
+        phi = np.exp(-0.5 * ((tau - nodes) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+        for tn, wn in zip(nodes, weights * phi, strict=True):
+            out[i] += wn * green(tn)
+    return amp * out

@@ -154,7 +154,10 @@ def to_dict(model) -> dict:
     """Return the MODEL.toml structure of a model (JSON- and TOML-able; ``None`` omitted)."""
     out: dict[str, Any] = {"T_K": model.T_K, "valley": [], "transition": []}
     for v in model.valleys:
-        out["valley"].append(_drop_none({f.name: getattr(v, f.name) for f in fields(v)}))
+        d = _drop_none({f.name: getattr(v, f.name) for f in fields(v)})
+        if "D_tensor_cm2_s" in d:  # written back as MODEL.toml has it
+            d["D_cm2_s"] = list(d.pop("D_tensor_cm2_s"))
+        out["valley"].append(d)
     for t in model.transitions:
         out["transition"].append(
             _drop_none(
@@ -218,6 +221,8 @@ def validate(model) -> None:
             _nonneg(getattr(v, key), f"{where}.{key} (valley {v.name})")
         if v.light_cone_meV is not None:
             _positive(v.light_cone_meV, f"{where}.light_cone_meV (valley {v.name})", "meV")
+        if v.D_tensor_cm2_s is not None:
+            _check_tensor(v, where, len(model.valleys))
     pairs = set()
     for i, t in enumerate(model.transitions):
         where = f"transition[{i}]"
@@ -301,6 +306,10 @@ def _valley_from_dict(d: dict, where: str) -> Valley:
                 allow_inf=True,
             )
         diffusivity = dict(diffusivity)
+    tensor = None
+    if isinstance(d.get("D_cm2_s"), list):
+        tensor = _tensor_from_list(d["D_cm2_s"], f"{where}.D_cm2_s")
+        d = {**d, "D_cm2_s": 0.5 * (tensor[0] + tensor[1])}
     D = _number(d, "D_cm2_s", where, None, lo=0.0)
     if D is None and diffusivity is None:
         raise _fail(f"{where}.D_cm2_s", "is required (or give a [valley.diffusivity] table)")
@@ -318,7 +327,42 @@ def _valley_from_dict(d: dict, where: str) -> Valley:
         nonradiative_rate_per_ps=_number(d, "nonradiative_rate_per_ps", where, 0.0, lo=0.0),
         tau_ps=_number(d, "tau_ps", where, 0.0, lo=0.0),
         annihilation_cm2_s=_number(d, "annihilation_cm2_s", where, 0.0, lo=0.0),
+        D_tensor_cm2_s=tensor,
     )
+
+
+def _tensor_from_list(value: list, where: str) -> tuple[float, float, float]:
+    """``[Dxx, Dyy, Dxy]`` in cm²/s, checked to be a positive semi-definite tensor."""
+    if len(value) != 3 or any(
+        isinstance(v, bool) or not isinstance(v, (int, float)) for v in value
+    ):
+        raise _fail(where, f"must be a number or [Dxx, Dyy, Dxy] (cm²/s), got {value!r}")
+    dxx, dyy, dxy = (float(v) for v in value)
+    if not all(math.isfinite(v) for v in (dxx, dyy, dxy)):
+        raise _fail(where, f"must be finite, got {value!r}")
+    if dxx < 0 or dyy < 0 or dxy * dxy > dxx * dyy:
+        raise _fail(
+            where,
+            f"[Dxx, Dyy, Dxy] = {value!r} is not a diffusion tensor: need Dxx >= 0, Dyy >= 0 "
+            "and Dxy² <= Dxx Dyy",
+        )
+    return (dxx, dyy, dxy)
+
+
+def _check_tensor(v: Valley, where: str, n_valleys: int) -> None:
+    """A tensor D is rendered exactly only for one purely diffusive, linear valley."""
+    why = None
+    if n_valleys > 1:
+        why = "the model has several valleys"
+    elif v.tau_ps > 0:
+        why = "tau_ps > 0 (ballistic start)"
+    elif v.annihilation_cm2_s > 0:
+        why = "annihilation_cm2_s > 0"
+    if why:
+        raise ModelError(
+            f"{where}.D_cm2_s (valley {v.name}): a tensor [Dxx, Dyy, Dxy] needs a single "
+            f"diffusive valley without annihilation; {why}"
+        )
 
 
 def _transition_from_dict(d: dict, where: str) -> Transition:

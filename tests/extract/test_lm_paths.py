@@ -155,8 +155,8 @@ def test_backend_errors_are_named(monkeypatch):
     gm = gaussian_model([x])
     with pytest.raises(ExtractionError, match=r"backend = 'cuda'; allowed \('auto'"):
         batched_lm(gm, p0, data, valid, NoiseModel(), backend="cuda")
-    two_d = gaussian_model([x, x])
-    with pytest.raises(ExtractionError, match="only the 1D Gaussian has"):
+    two_d = gaussian_model([x, x])  # flattened pixels without their (y, x) grid: no kernel
+    with pytest.raises(ExtractionError, match="the model has no compiled kernel"):
         batched_lm(two_d, np.zeros((1, 5)), data[:1], valid[:1], NoiseModel(), backend="numba")
 
     def variance(mu):
