@@ -27,6 +27,7 @@ COMMANDS = (
     "report",
     "run",
     "batch",
+    "plan",
 )
 
 
