@@ -115,7 +115,7 @@ class ImageData(Dataset):
             np.isfinite(counts) if valid is None else np.asarray(valid, bool).reshape(counts.shape)
         )
         valid = valid & np.isfinite(counts)
-        offset = np.broadcast_to(np.asarray(offset, float), counts.shape).reshape(counts.shape)
+        offset = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, float), counts.shape))
         y = counts[valid]
         sd = np.sqrt(noise.variance(np.maximum(y + offset[valid], 0.0)))
         x = np.broadcast_to(t_ps[:, None], counts.shape)[valid]
@@ -137,19 +137,36 @@ class ImageData(Dataset):
     def shape(self) -> tuple[int, int]:
         return self.counts.shape
 
+    def _poisson_cache(self):
+        # data-only pieces of the deviance, computed once: n = counts / gain, n ln n
+        cache = getattr(self, "_pcache", None)
+        if cache is None:
+            g = self.noise.gain
+            n = np.maximum((self.y + self.offset[self.valid]) / g, 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                nlogn = np.where(n > 0, n * np.log(n), 0.0)
+            cache = self._pcache = (n, nlogn - n, self.offset[self.valid] / g)
+        return cache
+
     def whiten(self, mu: np.ndarray) -> tuple[np.ndarray, float]:
         """(residuals r, extra) with log L = −½ Σ r² − extra − :meth:`norm_const`."""
-        raw = mu + self.offset[self.valid]
-        y = self.y + self.offset[self.valid]
         if self.likelihood == "poisson":
-            g = self.noise.gain
-            lam = np.maximum(raw / g, 1e-12)
-            n = np.maximum(y / g, 0.0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                nlog = np.where(n > 0, n * np.log(n / lam), 0.0)
-            dev = np.maximum(2.0 * (lam - n + nlog), 0.0)
-            return np.sign(n - lam) * np.sqrt(dev), 0.0
-        v = self.noise.variance(raw)
+            n, nlogn_n, off = self._poisson_cache()
+            kernels = _kernels()
+            if kernels is not None:
+                return kernels.poisson_residuals(mu, n, nlogn_n, off, float(self.noise.gain)), 0.0
+            lam = mu / self.noise.gain
+            lam += off
+            np.maximum(lam, 1e-12, out=lam)
+            # deviance 2 [λ − n + n ln n − n ln λ]: real and >= 0 up to rounding
+            dev = np.log(lam)
+            dev *= -n
+            dev += lam
+            dev += nlogn_n
+            dev *= 2.0
+            np.maximum(dev, 0.0, out=dev)
+            return np.copysign(np.sqrt(dev, out=dev), n - lam), 0.0
+        v = self.noise.variance(mu + self.offset[self.valid])
         extra = 0.5 * float(np.sum(np.log(v / self.noise.floor)))
         return (self.y - mu) / np.sqrt(v), extra
 
@@ -186,21 +203,41 @@ def profile_amplitudes(
     d, valid = data.counts, data.valid
     w = valid.astype(float)
     for i in range(passes + 1):
+        wg = w * shape_tn
         sw = w.sum(1)
-        sg = (w * shape_tn).sum(1)
-        sgg = (w * shape_tn * shape_tn).sum(1)
-        sd = (w * d).sum(1)
-        sgd = (w * shape_tn * d).sum(1)
+        sg = wg.sum(1)
+        sgg = np.einsum("tn,tn->t", wg, shape_tn)
+        sd = np.einsum("tn,tn->t", w, d)
+        sgd = np.einsum("tn,tn->t", wg, d)
         det = sw * sgg - sg * sg
         with np.errstate(divide="ignore", invalid="ignore"):
-            amp = (sw * sgd - sg * sd) / det
-            c = (sgg * sd - sg * sgd) / det
-        amp = np.nan_to_num(amp)
-        c = np.nan_to_num(c)
+            amp = np.nan_to_num((sw * sgd - sg * sd) / det)
+            c = np.nan_to_num((sgg * sd - sg * sgd) / det)
         if i < passes:
-            mu = amp[:, None] * shape_tn + c[:, None]
-            w = valid / data.noise.variance(mu + data.offset)
+            mu = shape_tn * amp[:, None]
+            mu += c[:, None]
+            mu += data.offset
+            w = data.noise.variance(mu)
+            np.divide(valid, w, out=w)
     return amp, c
+
+
+_KERNELS: list = []
+
+
+def _kernels():
+    """The compiled kernels (:mod:`.image_numba`) when numba is usable, else None."""
+    if not _KERNELS:
+        from ..extract.lm import numba_available
+
+        mod = None
+        if numba_available():
+            try:
+                from . import image_numba as mod
+            except ImportError:
+                mod = None
+        _KERNELS.append(mod)
+    return _KERNELS[0]
 
 
 class ImageModel(ForwardModel):
@@ -263,6 +300,24 @@ class ImageModel(ForwardModel):
 
     def image(self, values: dict, data: ImageData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Model image (T, N) with (A, c) profiled, and the per-slice A and c."""
+        kernels = _kernels() if len(data.coords) == 1 else None
+        if kernels is not None:
+            w2 = self.w2(values, data)
+            if not np.all(np.isfinite(w2) & (w2 > 0)):
+                raise ModelError(f"image model: w²(t) not positive (min {np.nanmin(w2):g} µm²)")
+            nm = data.noise
+            return kernels.streak_model(
+                data.coords[0],
+                float(values["x0_um"]),
+                np.ascontiguousarray(w2, dtype=float),
+                data.counts,
+                data.valid,
+                data.offset,
+                float(nm.excess * nm.gain),
+                float(nm.read_noise**2),
+                float(nm.floor),
+                PROFILE_PASSES,
+            )
         g = self.shapes(values, data)
         amp, c = profile_amplitudes(g, data)
         return amp[:, None] * g + c[:, None], amp, c
