@@ -77,8 +77,13 @@ def test_predicted_w2_error_matches_scatter_of_fits():
     m = Measurement(counts, ("t", "x"), {"t": np.arange(400.0), "x": x}, {"t": "ps", "x": "um"})
     w = extract_widths(m, noise="poisson", min_snr=0)
     w = w[w.ok]
-    p = gauss_params([x], np.array([amp * np.sqrt(2 * np.pi * s2) / (x[1] - x[0])]),
-                     np.array([s2]), [np.zeros(1)], np.zeros(1))
+    p = gauss_params(
+        [x],
+        np.array([amp * np.sqrt(2 * np.pi * s2) / (x[1] - x[0])]),
+        np.array([s2]),
+        [np.zeros(1)],
+        np.zeros(1),
+    )
     pred = predicted_errors([x], p, NoiseModel(), offset=np.full((1, 1), bg))["w2_err"][0]
     # 400 fits: SE of the SD ~ 3.5 %
     assert np.std(w.w2_um2) == pytest.approx(pred, rel=0.12)
