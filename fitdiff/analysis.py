@@ -159,7 +159,7 @@ _MODEL_KEYS = {
     "valleys": ("kind", "noise_inflation", "model", "observables"),
 }
 _PARAM_KEYS = ("value", "min", "max", "vary", "expr", "shared", "prior")
-_FIT_KEYS = ("t_range_ps", "T_range_K", "scale_covar", "max_nfev", "method")
+_FIT_KEYS = ("t_range_ps", "T_range_K", "scale_covar", "max_nfev", "method", "level", "likelihood")
 _SAMPLE_DEFAULTS = {
     "walkers": 32,
     "steps": 2000,
@@ -298,8 +298,28 @@ def analysis_from_dict(raw: dict, *, base_dir, path=None) -> Analysis:
     table = {p.name: p for p in model.parameter_table()}
     if model_cfg["noise_inflation"]:
         table["ln_f"] = LN_F
-    datasets = _datasets(raw, base, model, table)
     fit_cfg = _fit(raw.get("fit", {}))
+    if fit_cfg["level"] == "image":
+        from .image_level import IMAGE_PARAMETERS
+
+        if "widths" not in model.datasets:
+            raise ConfigError(
+                f"fit.level = 'image' needs a model of w²(t); model {model.kind!r} predicts "
+                f"{list(model.datasets)}"
+            )
+        for info in IMAGE_PARAMETERS:
+            table[info.name] = info
+        given = raw.get("parameters", {})
+        fit_cfg["centre_from_data"] = [
+            n for n in ("x0_um", "y0_um") if "value" not in given.get(n, {})
+        ]
+    datasets = _datasets(raw, base, model, table)
+    if fit_cfg["level"] == "image" and (len(datasets) > 1 or datasets[0]["label"] != "data"):
+        # each image has its own spot centre unless the file says otherwise
+        raw = {**raw, "parameters": {k: dict(v) for k, v in raw.get("parameters", {}).items()}}
+        params_raw = raw["parameters"]
+        for n in ("x0_um", "y0_um"):
+            params_raw.setdefault(n, {}).setdefault("shared", False)
     sample_cfg = _sample(raw.get("sample", {}))
     extract_cfg = dict(raw.get("extract", {}))
     _check_keys(raw.get("extract", {}), _extract_keys(), "extract")
@@ -474,10 +494,19 @@ def _datasets(raw: dict, base: Path, model: ForwardModel, table: dict) -> list[d
 
 def _fit(cfg) -> dict:
     _check_keys(cfg, _FIT_KEYS, "fit")
+    from .fitting.image import LIKELIHOODS
+    from .image_level import LEVELS
+
     out = {
         "scale_covar": _bool(cfg.get("scale_covar", False), "fit.scale_covar"),
         "method": cfg.get("method", "leastsq"),
+        "level": cfg.get("level", "widths"),
+        "likelihood": cfg.get("likelihood", "auto"),
     }
+    if out["level"] not in LEVELS:
+        raise ConfigError(f"fit.level = {out['level']!r}; allowed {list(LEVELS)}")
+    if out["likelihood"] not in LIKELIHOODS:
+        raise ConfigError(f"fit.likelihood = {out['likelihood']!r}; allowed {list(LIKELIHOODS)}")
     if not isinstance(out["method"], str):
         raise ConfigError(f"fit.method: expected an lmfit method name, got {out['method']!r}")
     for key in ("t_range_ps", "T_range_K"):
@@ -741,6 +770,17 @@ def _tables(analysis, widths, tables):
     return tables if tables is not None else load_tables(analysis, widths)
 
 
+def objective_for(analysis: Analysis, widths=None, tables=None) -> Objective:
+    """The objective of ``[fit] level``: widths tables (default) or the images themselves."""
+    if analysis.config["fit"]["level"] == "image":
+        from .image_level import build_image_objective
+
+        if widths is not None and not isinstance(widths, dict):
+            widths = {analysis.labels[0]: widths}
+        return build_image_objective(analysis, widths)
+    return build_objective(analysis, _tables(analysis, widths, tables))
+
+
 def write_analysis_json(analysis: Analysis, run_dir) -> None:
     """Write ``RUN/analysis.json``: the validated, resolved configuration."""
     write_json(Path(run_dir) / "analysis.json", {**analysis.config, "digest": analysis.digest})
@@ -763,14 +803,29 @@ def fit_objective(analysis: Analysis, objective: Objective) -> FitResult:
 def run_fit(analysis: Analysis, run_dir, widths=None, tables=None) -> FitResult:
     """The ``fit`` stage: least squares; writes analysis.json, results.json, best_fit.csv."""
     run_dir = Path(run_dir)
-    objective = build_objective(analysis, _tables(analysis, widths, tables))
+    objective = objective_for(analysis, widths, tables)
     result = fit_objective(analysis, objective)
     write_analysis_json(analysis, run_dir)
+    level = analysis.config["fit"]["level"]
     write_json(
         run_dir / "results.json",
-        {**result.to_dict(), "config": analysis.config, "analysis_digest": analysis.digest},
+        {
+            **result.to_dict(),
+            "level": level,
+            "config": analysis.config,
+            "analysis_digest": analysis.digest,
+        },
     )
     _write_csv(best_fit_table(objective, result.theta), run_dir / "best_fit.csv")
+    if level == "image":
+        import io as _io
+
+        from .atomic import write_bytes
+        from .image_level import image_arrays
+
+        buf = _io.BytesIO()
+        np.savez_compressed(buf, **image_arrays(objective, result.theta))
+        write_bytes(run_dir / "image_fit.npz", buf.getvalue())
     return result
 
 
@@ -804,7 +859,7 @@ def run_sample(
         s["steps"] = steps
         if s["burn"] >= steps:
             raise ConfigError(f"--steps {steps} must exceed sample.burn ({s['burn']})")
-    objective = build_objective(analysis, _tables(analysis, widths, tables))
+    objective = objective_for(analysis, widths, tables)
     start = fit if fit is not None else fit_objective(analysis, objective)
     write_analysis_json(analysis, run_dir)
     kwargs = dict(
@@ -820,7 +875,12 @@ def run_sample(
     post = sample(objective, workers=s["workers"], **kwargs)
     write_json(
         run_dir / "posterior.json",
-        {**post.to_dict(), "config": analysis.config, "analysis_digest": analysis.digest},
+        {
+            **post.to_dict(),
+            "level": analysis.config["fit"]["level"],
+            "config": analysis.config,
+            "analysis_digest": analysis.digest,
+        },
     )
     pp = posterior_predictive(objective, post, draws=s["predictive_draws"], seed=s["seed"])
     _write_csv(pp, run_dir / "posterior_predictive.csv")

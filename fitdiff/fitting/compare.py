@@ -61,6 +61,9 @@ def best_fit_table(objective: Objective, theta) -> pd.DataFrame:
     frames = []
     for t in objective.terms:
         d = t.data
+        if d.kind == "image":
+            frames.append(_image_rows(t, vals))
+            continue
         m = t.predict(vals)
         frame = pd.DataFrame(
             {
@@ -77,6 +80,40 @@ def best_fit_table(objective: Objective, theta) -> pd.DataFrame:
             frame[k] = np.asarray(v, float)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def _image_rows(term, vals) -> pd.DataFrame:
+    """Per-slice rows of an image-level term: the model w²(t), profiled A(t) and c(t), and
+    the slice's share of Σ r² (no per-slice w² data exist at this level: ``y`` is NaN)."""
+    d = term.data
+    mv = term.model_values(vals)
+    mu, amp, c = term.model.image(mv, d)
+    r, _ = d.whiten(mu[d.valid])
+    rows = np.repeat(np.arange(len(d.t_ps)), d.valid.sum(1))
+    chi2 = np.bincount(rows, weights=r * r, minlength=len(d.t_ps))
+    nan = np.full(len(d.t_ps), np.nan)
+    return pd.DataFrame(
+        {
+            "dataset": d.label,
+            "observable": "w2_um2",
+            "t_ps": d.t_ps,
+            "y": nan,
+            "y_err": nan,
+            "model": term.model.w2(mv, d),
+            "pull": nan,
+            "amplitude": amp,
+            "background": c,
+            "chi2_slice": chi2,
+            "pixels": d.valid.sum(1),
+        }
+    )
+
+
+def _predict_summary(term, vals) -> np.ndarray:
+    """What the posterior predictive tracks: the model on the grid, or w²(t) of an image."""
+    if term.data.kind == "image":
+        return term.model.w2(term.model_values(vals), term.data)
+    return term.predict(vals)
 
 
 def posterior_predictive(
@@ -97,12 +134,17 @@ def posterior_predictive(
     for i in idx:
         vals = objective.values(posterior.samples[i])
         for k, t in enumerate(objective.terms):
-            preds[k].append(t.predict(vals))
+            preds[k].append(_predict_summary(t, vals))
     frames = []
     for t, p in zip(objective.terms, preds, strict=True):
         q = np.percentile(np.array(p), list(_BANDS.values()), axis=0)
+        image = t.data.kind == "image"
         frame = pd.DataFrame(
-            {"dataset": t.data.label, "observable": t.data.y_name, t.data.x_name: t.data.x}
+            {
+                "dataset": t.data.label,
+                "observable": "w2_um2" if image else t.data.y_name,
+                t.data.x_name: t.data.t_ps if image else t.data.x,
+            }
         )
         for name, row in zip(_BANDS, q, strict=True):
             frame[name] = row
