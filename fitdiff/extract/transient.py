@@ -156,8 +156,14 @@ def linear_diffusion(
     """
     use = _usable(widths, t_range_ps)
     if len(use) < 3:
+        cnr = widths.attrs.get("settings", {}).get("cnr_estimate")
+        hint = (f" The data have CNR ~ {cnr:.3g} (peak / noise SD);" if cnr is not None else "") + (
+            ' at low signal fit the image itself ([fit] level = "image" in ANALYSIS.toml), '
+            "which needs no per-slice widths"
+        )
         raise ExtractionError(
-            f"linear_diffusion needs >= 3 ok points in t_range_ps = {t_range_ps}; found {len(use)}"
+            f"linear_diffusion needs >= 3 ok points in t_range_ps = {t_range_ps}; found "
+            f"{len(use)}.{hint}"
         )
     t = use["t_ps"].to_numpy(float)
     y = use["w2_um2"].to_numpy(float)

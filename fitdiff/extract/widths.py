@@ -194,6 +194,12 @@ def extract_widths(
     }
     if len(axes) == 2:
         settings["shape"] = shape
+    amp = df["amplitude"].to_numpy(float)
+    if np.isfinite(amp).any():
+        # CNR as DICE defines it: the peak over the noise SD at the peak (brightest slice)
+        i = int(np.nanargmax(amp))
+        sd = float(nm.sd(np.array([amp[i] + df["background"].iloc[i]]))[0])
+        settings["cnr_estimate"] = float(amp[i] / sd)
     df.attrs["settings"] = settings
     if method == "gauss":
         _model_errors_and_collapse(df)

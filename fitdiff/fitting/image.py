@@ -108,6 +108,8 @@ class ImageData(Dataset):
         t_ps = np.asarray(t_ps, float)
         axes = [a for a in ("y", "x") if a in coords]
         grid = np.meshgrid(*[np.asarray(coords[a], float) for a in axes], indexing="ij")
+        raw_shape = np.shape(counts)
+        offset = np.broadcast_to(np.asarray(offset, float), raw_shape).reshape(len(t_ps), -1)
         counts = np.asarray(counts, float).reshape(len(t_ps), -1)
         if counts.shape[1] != grid[0].size:
             raise ConfigError(f"image {label!r}: counts do not match the pixel axes")
@@ -115,7 +117,7 @@ class ImageData(Dataset):
             np.isfinite(counts) if valid is None else np.asarray(valid, bool).reshape(counts.shape)
         )
         valid = valid & np.isfinite(counts)
-        offset = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, float), counts.shape))
+        offset = np.ascontiguousarray(offset)
         y = counts[valid]
         sd = np.sqrt(noise.variance(np.maximum(y + offset[valid], 0.0)))
         x = np.broadcast_to(t_ps[:, None], counts.shape)[valid]

@@ -160,3 +160,10 @@ def test_model_errors_survive_csv(tmp_path):
     w2 = np.full(len(w), 0.4)
     np.testing.assert_allclose(model_w2_errors(back, w2), model_w2_errors(w, w2), rtol=1e-10)
     assert linear_diffusion(back).weights == "model"
+
+
+def test_refusal_names_cnr_and_suggests_image_level():
+    # CNR 0.5: no slice passes; the message must say the CNR and point at level = "image"
+    w = extract_widths(dice_streak(0.5, 1))
+    with pytest.raises(Exception, match=r"CNR ~ .*level = \"image\""):
+        linear_diffusion(w)
