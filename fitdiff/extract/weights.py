@@ -51,13 +51,23 @@ def _axis(spec) -> np.ndarray:
 class SliceErrors:
     """Predicted w² errors of the rows of one widths table at any model w² (built once).
 
+    The slice's intensity and background enter through smooth fits over the ``use`` rows, not
+    through the slice's own values: a slice fitted wide also captures more intensity (and
+    less background), so its own intensity would again tie its weight to its own width
+    fluctuation (D 10 % high at CNR 20 on DICE's model with own intensities). log I(t) is a
+    quadratic in t (exact for an exponential decay; the weights only need its trend), the
+    background a straight line, the centre the median.
+
     Parameters
     ----------
     widths : DataFrame
         A Gaussian-fit table of :func:`~fitdiff.extract.extract_widths` (see :func:`has_grid`).
+    use : ndarray of bool, optional
+        Rows that define the smooth intensity, background and centre (default: ``ok`` rows,
+        else all rows with a positive intensity).
     """
 
-    def __init__(self, widths: pd.DataFrame):
+    def __init__(self, widths: pd.DataFrame, use: np.ndarray | None = None):
         s = widths.attrs["settings"]
         grid = s["grid_um"]
         axes = [_axis(grid[a]) for a in ("y", "x") if a in grid]
@@ -65,17 +75,32 @@ class SliceErrors:
         self.noise = NoiseModel(**s["noise"])
         k = len(self.coords)
         self.iso = k == 1 or s.get("shape", "isotropic") == "isotropic"
-        col = {c: widths[c].to_numpy(float) for c in widths.columns if c not in ("reason",)}
+        col = {c: widths[c].to_numpy(float) for c in widths.columns if c != "reason"}
         self.intensity = col["intensity"]
         self.centres = [col["center_um"]] if k == 1 else [col["center_y_um"], col["center_um"]]
         # the variance sees the raw level: the fitted constant plus whatever was subtracted,
         # which the table's background column already holds
         self.background = col["background"]
         self.sigma_yx = None if self.iso else (col["sigma2_y_um2"], col["sigma2_x_um2"])
-        self.base = np.isfinite(self.intensity) & (self.intensity > 0)
-        self.base &= np.isfinite(self.background)
+        t = col["t_ps"]
+        if use is None:
+            use = col["ok"].astype(bool) if "ok" in col else np.ones(len(t), bool)
+        use = np.asarray(use, bool) & np.isfinite(self.intensity) & (self.intensity > 0)
+        use &= np.isfinite(self.background)
         for c in self.centres:
-            self.base &= np.isfinite(c)
+            use &= np.isfinite(c)
+        self.base = np.ones(len(t), bool)
+        if use.sum() >= 2:
+            span = max(float(np.ptp(t[use])), 1e-300)
+            tt = (t - t[use].mean()) / span  # conditioning of the polynomial fits
+            deg = min(2, int(use.sum()) - 1)
+            coef = np.polyfit(tt[use], np.log(self.intensity[use]), deg)
+            self.intensity = np.exp(np.polyval(coef, tt))
+            coef = np.polyfit(tt[use], self.background[use], min(1, int(use.sum()) - 1))
+            self.background = np.polyval(coef, tt)
+            self.centres = [np.full(len(t), np.median(c[use])) for c in self.centres]
+        else:
+            self.base = use
 
     def __call__(self, w2_model: np.ndarray) -> np.ndarray:
         """Predicted w² error (µm²) of every row at ``w2_model`` (µm²); NaN where impossible."""
@@ -143,7 +168,7 @@ def iterate_weights(
     """
     t = widths["t_ps"].to_numpy(float)
     w2 = widths["w2_um2"].to_numpy(float)
-    predict = SliceErrors(widths)
+    predict = SliceErrors(widths, use)
     # start: every used row at the median width, so no row's own fluctuation enters
     w2_model = np.full(len(widths), np.nanmedian(w2[use]))
     for _ in range(n_iter + 1):
