@@ -36,7 +36,7 @@ from fitdiff.extract.transient import linear_diffusion
 from fitdiff.fitting import LinearModel, Objective, least_squares, make_parameters
 from fitdiff.fitting.forecast import ROUTES, Experiment
 from fitdiff.fitting.image import ImageData, ImageModel
-from fitdiff.testing_noise import axes, dice_streak, poisson_streak, streak_mean
+from fitdiff.testing import dice_streak, grid_axes, poisson_streak, streak_mean
 
 MAKERS = {"dice": dice_streak, "poisson": poisson_streak}
 
@@ -127,7 +127,7 @@ def study(kind: str, cnrs, n: int, seed0: int = 1000):
 def timing(repeats: int = 3):
     """Image-level LSQ fit of a 512 × 512 Poisson streak vs the two-stage fit of the same."""
     rng = np.random.default_rng(7)
-    t, x = axes((-10.0, 10.0, 512), (0.0, 1000.0, 512))
+    t, x = grid_axes((-10.0, 10.0, 512), (0.0, 1000.0, 512))
     mean = streak_mean(t, x, peak=200.0, w0_um=1.0, D_cm2_s=1.0, lifetime_ps=500.0, background=3)
     from fitdiff.io.measurement import Measurement
 

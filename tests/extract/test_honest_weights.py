@@ -15,7 +15,7 @@ from fitdiff.extract.fisher import gauss_params, predicted_errors
 from fitdiff.extract.noise import NoiseModel
 from fitdiff.extract.transient import linear_diffusion
 from fitdiff.extract.weights import model_w2_errors
-from fitdiff.testing_noise import analog_streak, dice_streak, poisson_streak
+from fitdiff.testing import analog_streak, dice_streak, poisson_streak
 from fitdiff.units import UM2_PS_PER_CM2_S
 
 

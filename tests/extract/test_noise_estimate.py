@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fitdiff.extract.noise_estimate import edge_sd, estimate_noise, high_frequency_sd
-from fitdiff.testing_noise import dice_streak
+from fitdiff.testing import dice_streak
 
 
 def test_parseval_normalisation_on_white_noise():

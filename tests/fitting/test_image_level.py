@@ -23,7 +23,7 @@ from fitdiff.fitting import (
 )
 from fitdiff.fitting.forecast import Experiment, image_bound
 from fitdiff.fitting.image import _KERNELS, ImageData, ImageModel
-from fitdiff.testing_noise import dice_streak, poisson_streak
+from fitdiff.testing import dice_streak, poisson_streak
 
 
 def _objective(m, inner=None, likelihood="auto"):
