@@ -167,3 +167,14 @@ def test_refusal_names_cnr_and_suggests_image_level():
     w = extract_widths(dice_streak(0.5, 1))
     with pytest.raises(Exception, match=r"CNR ~ .*level = \"image\""):
         linear_diffusion(w)
+
+
+def test_widths_dataset_fits_with_model_errors():
+    # analysis fits at level "widths" weight with the extractor's model-based errors too
+    from fitdiff.fitting import WidthsData
+
+    w = extract_widths(poisson_streak(20, 1))
+    d = WidthsData.from_frame(w)
+    np.testing.assert_allclose(d.y_err, w.loc[w.ok, "w2_err_model_um2"], rtol=1e-12)
+    own = w.drop(columns=["w2_err_model_um2"])
+    np.testing.assert_allclose(WidthsData.from_frame(own).y_err, w.loc[w.ok, "w2_err_um2"])
