@@ -29,6 +29,7 @@ COMMANDS = (
     "report",
     "run",
     "batch",
+    "plan",
 )
 
 

@@ -133,7 +133,15 @@ _MODEL_KEYS = {
     "valleys": ("kind", "noise_inflation", "model", "observables"),
     "tensor": ("kind", "noise_inflation"),
 }
-_FIT_KEYS = ("t_range_ps", "T_range_K", "scale_covar", "max_nfev", "method")
+_FIT_KEYS = (
+    "t_range_ps",
+    "T_range_K",
+    "scale_covar",
+    "max_nfev",
+    "method",
+    "level",
+    "likelihood",
+)
 _SAMPLE_DEFAULTS = {
     "walkers": 32,
     "steps": 2000,
@@ -220,8 +228,27 @@ def analysis_from_dict(raw: dict, *, base_dir, path=None) -> Analysis:
     table = {p.name: p for p in model.parameter_table()}
     if model_cfg["noise_inflation"]:
         table["ln_f"] = LN_F
-    datasets = _datasets(raw, base, model, table)
     fit_cfg = _fit(raw.get("fit", {}))
+    if fit_cfg["level"] == "image":
+        from ..image_level import IMAGE_PARAMETERS
+
+        if "widths" not in model.datasets:
+            raise ConfigError(
+                f"fit.level = 'image' needs a model of w²(t); model {model.kind!r} predicts "
+                f"{list(model.datasets)}"
+            )
+        for info in IMAGE_PARAMETERS:
+            table[info.name] = info
+        given = raw.get("parameters", {})
+        fit_cfg["centre_from_data"] = [
+            n for n in ("x0_um", "y0_um") if "value" not in given.get(n, {})
+        ]
+    datasets = _datasets(raw, base, model, table)
+    if fit_cfg["level"] == "image" and (len(datasets) > 1 or datasets[0]["label"] != "data"):
+        # each image has its own spot centre unless the file says otherwise
+        raw = {**raw, "parameters": {k: dict(v) for k, v in raw.get("parameters", {}).items()}}
+        for n in ("x0_um", "y0_um"):
+            raw["parameters"].setdefault(n, {}).setdefault("shared", False)
     sample_cfg = _sample(raw.get("sample", {}))
     evidence_cfg = _evidence(raw.get("evidence", {}))
     extract_cfg = dict(raw.get("extract", {}))
@@ -409,10 +436,19 @@ def _datasets(raw: dict, base: Path, model: ForwardModel, table: dict) -> list[d
 
 def _fit(cfg) -> dict:
     check_keys(cfg, _FIT_KEYS, "fit")
+    from ..fitting.image import LIKELIHOODS
+    from ..image_level import LEVELS
+
     out = {
         "scale_covar": boolean(cfg.get("scale_covar", False), "fit.scale_covar"),
         "method": cfg.get("method", "leastsq"),
+        "level": cfg.get("level", "widths"),
+        "likelihood": cfg.get("likelihood", "auto"),
     }
+    if out["level"] not in LEVELS:
+        raise ConfigError(f"fit.level = {out['level']!r}; allowed {list(LEVELS)}")
+    if out["likelihood"] not in LIKELIHOODS:
+        raise ConfigError(f"fit.likelihood = {out['likelihood']!r}; allowed {list(LIKELIHOODS)}")
     if not isinstance(out["method"], str):
         raise ConfigError(f"fit.method: expected an lmfit method name, got {out['method']!r}")
     for key in ("t_range_ps", "T_range_K"):

@@ -35,6 +35,17 @@ def _tables(analysis, widths, tables):
     return tables if tables is not None else load_tables(analysis, widths)
 
 
+def objective_for(analysis: Analysis, widths=None, tables=None) -> Objective:
+    """The objective of ``[fit] level``: widths tables (default) or the images themselves."""
+    if analysis.config["fit"]["level"] == "image":
+        from ..image_level import build_image_objective
+
+        if widths is not None and not isinstance(widths, dict):
+            widths = {analysis.labels[0]: widths}
+        return build_image_objective(analysis, widths)
+    return build_objective(analysis, _tables(analysis, widths, tables))
+
+
 def write_analysis_json(analysis: Analysis, run_dir) -> None:
     """Write ``RUN/analysis.json``: the validated, resolved configuration."""
     write_json(Path(run_dir) / "analysis.json", {**analysis.config, "digest": analysis.digest})
@@ -57,17 +68,29 @@ def fit_objective(analysis: Analysis, objective: Objective) -> FitResult:
 def run_fit(analysis: Analysis, run_dir, widths=None, tables=None) -> FitResult:
     """The ``fit`` stage: least squares; writes analysis.json, results.json, best_fit.csv."""
     run_dir = Path(run_dir)
-    objective = build_objective(analysis, _tables(analysis, widths, tables))
+    objective = objective_for(analysis, widths, tables)
     result = fit_objective(analysis, objective)
     write_analysis_json(analysis, run_dir)
     out = result.to_dict()
     if analysis.model.kind == "tensor":
         out["derived"] = tensor_derived_fit(objective, result)
+    level = analysis.config["fit"]["level"]
     write_json(
         run_dir / "results.json",
-        {**out, "config": analysis.config, "analysis_digest": analysis.digest},
+        {**out, "level": level, "config": analysis.config, "analysis_digest": analysis.digest},
     )
     _write_csv(best_fit_table(objective, result.theta), run_dir / "best_fit.csv")
+    if level == "image":
+        import io
+
+        import numpy as np
+
+        from ..atomic import write_bytes
+        from ..image_level import image_arrays
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **image_arrays(objective, result.theta))
+        write_bytes(run_dir / "image_fit.npz", buf.getvalue())
     return result
 
 
@@ -113,7 +136,7 @@ def run_sample(
     if steps is not None:
         analysis = with_steps(analysis, steps)
     s = analysis.config["sample"]
-    objective = build_objective(analysis, _tables(analysis, widths, tables))
+    objective = objective_for(analysis, widths, tables)
     start = fit if fit is not None else fit_objective(analysis, objective)
     write_analysis_json(analysis, run_dir)
     post = sample(
@@ -134,7 +157,12 @@ def run_sample(
         out["derived"] = tensor_derived_samples(objective, post)
     write_json(
         run_dir / "posterior.json",
-        {**out, "config": analysis.config, "analysis_digest": analysis.digest},
+        {
+            **out,
+            "level": analysis.config["fit"]["level"],
+            "config": analysis.config,
+            "analysis_digest": analysis.digest,
+        },
     )
     pp = posterior_predictive(objective, post, draws=s["predictive_draws"], seed=s["seed"])
     _write_csv(pp, run_dir / "posterior_predictive.csv")

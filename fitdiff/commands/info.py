@@ -45,6 +45,11 @@ def register(subparsers) -> None:
     )
     parser.add_argument("file", help="measurement file (.img, .tif, .sif, .ptu, .csv, .asc ...)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument(
+        "--noise",
+        action="store_true",
+        help="also estimate the noise SD and CNR (edge pixels; flat high-frequency spectrum)",
+    )
     add_calibration_flags(parser)
     parser.set_defaults(func=run)
 
@@ -94,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
 
     m = load(args.file, **calibration_kwargs(args))
     info = describe(m)
+    if args.noise:
+        from ..extract.noise_estimate import estimate_noise
+
+        info["noise"] = estimate_noise(m)
     if args.json:
         print(json.dumps(info))
         return 0
@@ -109,4 +118,14 @@ def run(args: argparse.Namespace) -> int:
     for key in _KEY_META:
         if key in info["metadata"]:
             print(f"  {key:<22} {info['metadata'][key]}")
+    if args.noise:
+        n = info["noise"]
+        print(
+            f"  noise SD (edge pixels)          {n['sd_edge']:.4g} counts -> CNR {n['cnr_edge']:.3g}"
+        )
+        print(
+            f"  noise SD (high-frequency power) {n['sd_highfreq']:.4g} counts -> "
+            f"CNR {n['cnr_highfreq']:.3g}"
+        )
+        print(f"  peak above background {n['peak']:.4g} counts (background {n['background']:.4g})")
     return 0

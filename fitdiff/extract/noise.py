@@ -25,7 +25,8 @@ class NoiseModel:
     Parameters
     ----------
     gain : float
-        Counts per detected photoelectron (1 for photon counting). Dimensionless, > 0.
+        Counts per detected photoelectron (1 for photon counting). Dimensionless, >= 0; 0 means
+        signal-independent (white) noise of SD ``read_noise``, which must then be > 0.
     read_noise : float
         Read-noise standard deviation in counts (0 for photon counting), >= 0.
     excess : float
@@ -39,13 +40,17 @@ class NoiseModel:
 
     def __post_init__(self) -> None:
         checks = (
-            ("gain", self.gain, self.gain > 0, "> 0"),
+            ("gain", self.gain, self.gain >= 0, ">= 0"),
             ("read_noise", self.read_noise, self.read_noise >= 0, ">= 0"),
             ("excess", self.excess, self.excess >= 1, ">= 1"),
         )
         for name, value, good, allowed in checks:
             if not (np.isfinite(value) and good):
                 raise ExtractionError(f"noise model: {name} = {value!r}; allowed {allowed}")
+        if self.gain == 0 and not self.read_noise > 0:
+            raise ExtractionError(
+                "noise model: gain = 0 (white noise) needs read_noise > 0 (the noise SD, counts)"
+            )
 
     @property
     def floor(self) -> float:
@@ -60,6 +65,17 @@ class NoiseModel:
         var = mu * (self.excess * self.gain)
         var += self.read_noise**2
         return np.maximum(var, self.floor, out=var)
+
+    def binned(self, n_summed: int) -> NoiseModel:
+        """The model of a sum of ``n_summed`` pixels: shot noise adds through the summed mean,
+        read noise adds in quadrature once per summed pixel (read² → n · read²)."""
+        if n_summed == 1:
+            return self
+        return NoiseModel(self.gain, self.read_noise * float(np.sqrt(n_summed)), self.excess)
+
+    def sd(self, mu: np.ndarray) -> np.ndarray:
+        """Standard deviation (counts) of pixels whose expected value is ``mu`` counts."""
+        return np.sqrt(self.variance(np.asarray(mu, dtype=float)))
 
     def to_dict(self) -> dict[str, float]:
         """JSON-able description, stored in the widths table settings."""

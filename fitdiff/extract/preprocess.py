@@ -70,10 +70,13 @@ def bad_pixels(
     mask: np.ndarray | None,
     saturation: float | None,
     hot_pixel_sigma: float | None,
+    noise=None,
 ) -> np.ndarray:
     """Mask of unusable pixels: the file's mask, non-finite, >= ``saturation`` (counts), and
     (if ``hot_pixel_sigma``) pixels above their 3×3 spatial median by more than that many
-    Poisson standard deviations of the median."""
+    standard deviations of a pixel at the median level, from the camera ``noise`` model
+    (a :class:`~fitdiff.extract.noise.NoiseModel`; Poisson when None). A gain-10 camera has
+    ten times the Poisson SD in counts, so a gain-blind test would mask clean pixels."""
     bad = ~np.isfinite(counts)
     if mask is not None:
         bad |= mask
@@ -83,7 +86,11 @@ def bad_pixels(
         clean = np.where(bad, 0.0, counts)
         size = (1,) + (3,) * (counts.ndim - 1)  # spatial neighbours only: time is not smooth
         med = ndimage.median_filter(clean, size=size, mode="nearest")
-        bad |= clean - med > hot_pixel_sigma * np.sqrt(np.maximum(med, 1.0))
+        if noise is None:
+            sd = np.sqrt(np.maximum(med, 1.0))
+        else:
+            sd = np.sqrt(noise.variance(np.maximum(med, noise.gain)))  # >= 1 photoelectron
+        bad |= clean - med > hot_pixel_sigma * sd
     return bad
 
 

@@ -11,6 +11,7 @@ from scipy.signal import savgol_coeffs
 
 from ..errors import ExtractionError
 from ..units import UM2_PS_PER_CM2_S
+from .weights import has_grid, iterate_weights
 
 METHODS = ("local", "savgol")
 
@@ -116,7 +117,9 @@ class LinearDiffusion:
 
     Attributes: ``D_cm2_s``, ``D_err_cm2_s`` (cm²/s), ``w0_2_um2``, ``w0_2_err_um2`` (µm², the
     intercept at t = 0), ``redchi`` (χ²/(n-2); errors are *not* scaled by it), ``ndata``,
-    ``t_range_ps`` (the range used, ps).
+    ``t_range_ps`` (the range used, ps), ``weights`` ("model": errors from the noise model at
+    the fitted line, iterated; "model-table": the table's ``w2_err_model_um2``; "own": the
+    slices' own errors, for tables that carry neither).
     """
 
     D_cm2_s: float
@@ -126,6 +129,7 @@ class LinearDiffusion:
     redchi: float
     ndata: int
     t_range_ps: list[float]
+    weights: str = "model"
 
     def to_dict(self) -> dict:
         """JSON-able dict of all fields."""
@@ -135,7 +139,13 @@ class LinearDiffusion:
 def linear_diffusion(
     widths: pd.DataFrame, t_range_ps: tuple[float, float] | None = None
 ) -> LinearDiffusion:
-    """Weighted straight-line fit of w²(t) (weights 1/w2_err²), w0² as nuisance.
+    """Weighted straight-line fit of w²(t), w0² as nuisance, with model-based weights.
+
+    The weights are 1/err² with err the error the noise model predicts for each slice at the
+    fitted line (:mod:`fitdiff.extract.weights`, iterated with the fit), never the slice's own
+    error, which is correlated with its own w² fluctuation and biases D low. Tables without
+    the pixel grid and noise model (hand-made ones) use their ``w2_err_model_um2`` column when
+    present, else their own errors (``weights`` says which).
 
     Parameters
     ----------
@@ -146,12 +156,18 @@ def linear_diffusion(
     """
     use = _usable(widths, t_range_ps)
     if len(use) < 3:
+        cnr = widths.attrs.get("settings", {}).get("cnr_estimate")
+        hint = (f" The data have CNR ~ {cnr:.3g} (peak / noise SD);" if cnr is not None else "") + (
+            ' at low signal fit the image itself ([fit] level = "image" in ANALYSIS.toml), '
+            "which needs no per-slice widths"
+        )
         raise ExtractionError(
-            f"linear_diffusion needs >= 3 ok points in t_range_ps = {t_range_ps}; found {len(use)}"
+            f"linear_diffusion needs >= 3 ok points in t_range_ps = {t_range_ps}; found "
+            f"{len(use)}.{hint}"
         )
     t = use["t_ps"].to_numpy(float)
     y = use["w2_um2"].to_numpy(float)
-    e = use["w2_err_um2"].to_numpy(float)
+    e, weights = _line_errors(use)
     design = np.column_stack([np.ones_like(t), t]) / e[:, None]
     coef, *_ = np.linalg.lstsq(design, y / e, rcond=None)
     cov = np.linalg.inv(design.T @ design)
@@ -165,4 +181,24 @@ def linear_diffusion(
         redchi=chi2 / (len(t) - 2),
         ndata=len(t),
         t_range_ps=[float(t.min()), float(t.max())],
+        weights=weights,
     )
+
+
+def _line(t, y, e):
+    coef = np.polyfit(t, y, 1, w=1.0 / e)
+    return lambda tt: np.polyval(coef, tt)
+
+
+def _line_errors(use: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """Errors to weight the line with, and which kind they are (see LinearDiffusion)."""
+    if has_grid(use):
+        use = use.reset_index(drop=True)
+        err = iterate_weights(use, np.ones(len(use), bool), _line)
+        if np.all(np.isfinite(err) & (err > 0)):
+            return err, "model"
+    if "w2_err_model_um2" in use.columns:
+        err = use["w2_err_model_um2"].to_numpy(float)
+        if np.all(np.isfinite(err) & (err > 0)):
+            return err, "model-table"
+    return use["w2_err_um2"].to_numpy(float), "own"

@@ -134,6 +134,9 @@ def best_fit_table(objective: Objective, theta) -> pd.DataFrame:
     frames = []
     for t in objective.terms:
         d = t.data
+        if d.kind == "image":
+            frames.append(_image_rows(t, vals))
+            continue
         m = t.predict(vals)
         frame = pd.DataFrame(
             {
@@ -154,6 +157,38 @@ def best_fit_table(objective: Objective, theta) -> pd.DataFrame:
 
 #: Posterior draws per batched model evaluation in :func:`posterior_predictive`.
 _CHUNK = 64
+
+
+def _image_rows(term, vals) -> pd.DataFrame:
+    """Per-slice rows of an image-level term: the model w²(t), profiled A(t) and c(t), and
+    the slice's share of Σ r² (no per-slice w² data exist at this level: ``y`` is NaN)."""
+    d = term.data
+    mv = term.model_values(vals)
+    mu, amp, c = term.model.image(mv, d)
+    r, _ = d.whiten(mu[d.valid])
+    rows = np.repeat(np.arange(len(d.t_ps)), d.valid.sum(1))
+    chi2 = np.bincount(rows, weights=r * r, minlength=len(d.t_ps))
+    nan = np.full(len(d.t_ps), np.nan)
+    return pd.DataFrame(
+        {
+            "dataset": d.label,
+            "observable": "w2_um2",
+            "t_ps": d.t_ps,
+            "y": nan,
+            "y_err": nan,
+            "model": term.model.w2(mv, d),
+            "pull": nan,
+            "amplitude": amp,
+            "background": c,
+            "chi2_slice": chi2,
+            "pixels": d.valid.sum(1),
+        }
+    )
+
+
+def _image_w2(term, vals) -> np.ndarray:
+    """What the posterior predictive tracks of an image-level term: its model w²(t)."""
+    return term.model.w2(term.model_values(vals), term.data)
 
 
 def posterior_predictive(
@@ -177,13 +212,21 @@ def posterior_predictive(
         thetas = posterior.samples[idx[start : start + _CHUNK]]
         vals = objective.values_many(thetas)
         for k, t in enumerate(objective.terms):
-            m = t.model.predict_many(t.model_values(vals), t.data)
-            preds[k].append(np.broadcast_to(m, (thetas.shape[0], len(t.data.x))))
+            if t.data.kind == "image":  # image models are not batched: one draw at a time
+                m = np.array([_image_w2(t, objective.values(th)) for th in thetas])
+            else:
+                m = t.model.predict_many(t.model_values(vals), t.data)
+            preds[k].append(np.broadcast_to(m, (thetas.shape[0], m.shape[-1])))
     frames = []
     for t, p in zip(objective.terms, preds, strict=True):
         q = np.percentile(np.concatenate(p), list(_BANDS.values()), axis=0)
+        image = t.data.kind == "image"
         frame = pd.DataFrame(
-            {"dataset": t.data.label, "observable": t.data.y_name, t.data.x_name: t.data.x}
+            {
+                "dataset": t.data.label,
+                "observable": "w2_um2" if image else t.data.y_name,
+                t.data.x_name: t.data.t_ps if image else t.data.x,
+            }
         )
         for name, row in zip(_BANDS, q, strict=True):
             frame[name] = row

@@ -93,6 +93,9 @@ class WidthsData(Dataset):
     def from_frame(cls, df: pd.DataFrame, *, t_range_ps=None, cov=None, label="widths"):
         """Build from a widths table (columns ``t_ps, w2_um2, w2_err_um2`` and optional ``ok``).
 
+        The errors are ``w2_err_model_um2`` when the table has it (finite on every kept row;
+        the extractor's model-based errors), else ``w2_err_um2``.
+
         Parameters
         ----------
         df : DataFrame
@@ -104,6 +107,13 @@ class WidthsData(Dataset):
             Covariance [µm⁴] of the rows of ``df`` (full table); sliced to the kept rows.
         """
         keep, (t, y, e) = _select(df, ("t_ps", "w2_um2", "w2_err_um2"), t_range_ps, label)
+        if "w2_err_model_um2" in df.columns:
+            # model-based errors (fitdiff.extract.weights): the slices' own errors move with
+            # their own w² fluctuation and bias a fit of w²(t); the extractor's model column
+            # does not (it is finite wherever the fit is ok)
+            em = df["w2_err_model_um2"].to_numpy(float)[keep]
+            if em.size and np.all(np.isfinite(em) & (em > 0)):
+                e = em
         if cov is not None:
             cov = np.asarray(cov, float)
             if cov.shape == (keep.size, keep.size):

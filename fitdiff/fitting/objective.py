@@ -60,6 +60,9 @@ class Term:
         m = self.predict(values)
         if m.shape != d.y.shape or not np.isfinite(m).all():
             raise ModelError(f"model {self.model.kind!r} gave non-finite values on {d.label!r}")
+        if d.kind == "image":  # the camera likelihood (fitdiff.fitting.image)
+            r, extra = d.whiten(m)
+            return r, extra, m
         f2 = math.exp(2.0 * values[self.ln_f]) if self.ln_f else 0.0
         if d.cov is None:
             if f2 == 0.0:
@@ -146,6 +149,8 @@ def _half_logdet(d: Dataset) -> float:
 
 def _data_norm(d: Dataset) -> float:
     """Σ ln σ_i + (N/2) ln 2π: the constant part of −log-likelihood."""
+    if d.kind == "image":
+        return d.norm_const()
     if d.cov is not None:
         return _half_logdet(d) + 0.5 * d.y.size * _LN_2PI
     return float(np.sum(np.log(d.y_err))) + 0.5 * d.y.size * _LN_2PI
@@ -210,6 +215,11 @@ class Objective:
             if missing:
                 raise FitError(
                     f"parameters {missing} needed by model {term.model.kind!r} are not defined"
+                )
+            if term.ln_f and term.data.kind == "image":
+                raise FitError(
+                    "noise inflation (ln_f) is not offered at fit.level = 'image': the camera "
+                    "noise model is the likelihood"
                 )
         self.names = [n for n, p in self.parameters.items() if p.vary and not p.expr]
         for name, prior in self.priors.items():
@@ -315,7 +325,8 @@ class Objective:
         rs, extras = self._data(theta)
         parts = list(rs)
         for t, e in zip(self.terms, extras, strict=True):
-            if t.ln_f:
+            # noise inflation, and the −½ Σ ln v(mu) of an image's model variance
+            if t.ln_f or (t.data.kind == "image" and t.data.likelihood == "gaussian"):
                 parts.append(np.array([math.sqrt(2.0 * max(e, 0.0))]))
         pr = [p.residual(theta[i]) for i, p in self._prior_list]
         parts.append(np.array([r for r in pr if r is not None], float))

@@ -538,3 +538,44 @@ def raw_image_figure(
         fig.suptitle(f"Raw frames ({m.format}); dashed: radius w around the centre")
         return fig
     raise ValueError(f"cannot draw a measurement with dims {m.dims}")
+
+
+def image_fit_figure(arrays: dict, k: int = 0, *, max_px: int = 400) -> Figure:
+    """Data, model and normalised residual of an image-level fit (``RUN/image_fit.npz``).
+
+    Parameters
+    ----------
+    arrays : dict
+        ``data_k``, ``model_k``, ``residual_k`` ((T, X) or (T, Y, X) counts; residuals in noise
+        SDs, Poisson deviance or (data − model)/sqrt(v)), ``t_ps_k``, ``x_um_k``.
+    k : int
+        Which dataset (term) of the fit.
+    """
+    data, model, resid = arrays[f"data_{k}"], arrays[f"model_{k}"], arrays[f"residual_{k}"]
+    t, x = arrays[f"t_ps_{k}"], arrays[f"x_um_{k}"]
+    title_t = "t"
+    if data.ndim == 3:  # a stack: the frame where the model peaks, cut through its centre row
+        i = int(np.argmax(model.reshape(len(t), -1).max(axis=1)))
+        data, model, resid = data[i], model[i], resid[i]
+        t = np.arange(data.shape[0], dtype=float)
+        title_t = f"y pixel (frame at t = {arrays[f't_ps_{k}'][i]:g} ps)"
+    fig = new_figure(11.0, 3.8)
+    axes = fig.subplots(1, 3, sharey=True)
+    vmin, vmax = np.nanmin(model), np.nanmax(model)
+    lim = 4.0
+    panels = (
+        (data, "data (counts)", "viridis", vmin, vmax),
+        (model, "model (counts)", "viridis", vmin, vmax),
+        (resid, "residual (noise SDs)", "RdBu_r", -lim, lim),
+    )
+    for ax, (img, label, cmap, lo, hi) in zip(axes, panels, strict=True):
+        img_b, tt = _binned(img, t, max_px, 0)
+        img_b, xx = _binned(img_b, x, max_px, 1)
+        mesh = ax.pcolormesh(
+            xx, tt, img_b, shading="nearest", cmap=cmap, vmin=lo, vmax=hi, rasterized=True
+        )
+        fig.colorbar(mesh, ax=ax, label=label)
+        ax.set_xlabel(axis_label("x", "um"))
+    axes[0].set_ylabel(axis_label("t", "ps") if title_t == "t" else title_t)
+    fig.suptitle("Image-level fit: data, model (A(t), c(t) profiled), residual")
+    return fig

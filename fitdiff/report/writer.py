@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import __version__
@@ -159,6 +160,9 @@ def _data_sections(run: RunData, figs: _Figures) -> list[Section]:
                     )
                 )
     sections.append(raw)
+    image = _image_fit_section(run, figs)
+    if image is not None:
+        sections.append(image)
 
     widths = Section("Squared width w²(t)", "widths")
     for name, rows in by_kind.get("widths", []):
@@ -290,6 +294,38 @@ def _data_sections(run: RunData, figs: _Figures) -> list[Section]:
     return sections
 
 
+def _fit_level(run: RunData) -> str:
+    for source in (run.results, run.posterior):
+        if isinstance(source, dict) and source.get("level"):
+            return str(source["level"])
+    return "widths"
+
+
+def _image_fit_section(run: RunData, figs: _Figures) -> Section | None:
+    """Data, model image and residual map of an image-level fit (``image_fit.npz``)."""
+    path = run.run_dir / "image_fit.npz"
+    if _fit_level(run) != "image" or not path.exists():
+        return None
+    sec = Section("Image-level fit", "image-fit")
+    with np.load(path) as z:
+        arrays = {key: z[key] for key in z.files}
+    k = 0
+    while f"data_{k}" in arrays:
+        fig = F.image_fit_figure(arrays, k)
+        sec.blocks.append(
+            figs.save(
+                fig,
+                f"image_fit_{k}",
+                "Image, model and residual",
+                "the raw image, the model image with A(t) and c(t) profiled per slice, and "
+                "the residual in noise SDs (Poisson deviance or Gaussian with the camera "
+                "variance); w²(t) in the widths section is the fitted model, not data",
+            )
+        )
+        k += 1
+    return sec
+
+
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "dataset"
 
@@ -325,6 +361,14 @@ def build_report(run: RunData, figs: _Figures) -> tuple[str, list[Note], list[Se
     summary = Section("Summary", "summary")
     if model:
         summary.blocks.append(Paragraph(f"Model: {model}."))
+    if run.results is not None or run.posterior is not None:
+        level = _fit_level(run)
+        what = (
+            "the raw image with the camera likelihood (image level)"
+            if level == "image"
+            else "the extracted w²(t) and PL(t) tables (widths level)"
+        )
+        summary.blocks.append(Paragraph(f"Fit level: {level} — the model was fitted to {what}."))
     summary.blocks.append(Paragraph(f"Files read: {', '.join(run.present)}."))
     if run.absent:
         summary.blocks.append(

@@ -24,7 +24,7 @@ def test_variance_formula():
 def test_resolve_noise_sources_and_errors():
     assert resolve_noise(None, {"noise": {"gain": 3.0}}) == NoiseModel(gain=3.0)
     assert resolve_noise(None, {}) == NoiseModel()
-    with pytest.raises(ExtractionError, match="gain = -1.0; allowed > 0"):
+    with pytest.raises(ExtractionError, match="gain = -1.0; allowed >= 0"):
         NoiseModel(gain=-1.0)
     with pytest.raises(ExtractionError, match="noise='meta' but the measurement has no"):
         resolve_noise("meta", {})

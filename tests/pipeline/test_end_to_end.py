@@ -58,14 +58,15 @@ def test_run_writes_every_file_and_recovers_the_truth(project):
         assert (run_dir / "stages" / f"{stage}.json").is_file(), stage
 
     # The least-squares D equals an independent weighted straight-line fit of widths.csv
-    # (scipy.optimize.curve_fit with absolute sigma) to optimiser precision.
+    # (scipy.optimize.curve_fit with absolute sigma) to optimiser precision; the weights are
+    # the extractor's model-based errors (w2_err_model_um2), which widths fits use.
     widths = read_table_csv(run_dir / "widths.csv")
     ok = widths[widths["ok"].astype(bool)]
     popt, _ = curve_fit(
         lambda t, w0, slope: w0 + slope * t,
         ok["t_ps"],
         ok["w2_um2"],
-        sigma=ok["w2_err_um2"],
+        sigma=ok["w2_err_model_um2"],
         absolute_sigma=True,
     )
     results = json.loads((run_dir / "results.json").read_text())

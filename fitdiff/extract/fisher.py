@@ -1,0 +1,144 @@
+"""Errors a Gaussian profile fit *should* have: the inverse Fisher information of one slice.
+
+For a profile mu(x; A, centre, σ², c) on pixels with variance v(mu) (the camera noise model),
+the Fisher information of Gaussian or Poisson pixels is F = Jᵀ diag(1/v) J, and F⁻¹ is the
+covariance an efficient fit attains (the Cramér–Rao bound). Evaluated at *model* parameters —
+not at a slice's own fitted width — it gives errors that do not fluctuate with the noise of the
+slice, which is what the weights of a w²(t) fit must be: a slice that fluctuated narrow also
+gets a small own error (r ≈ 0.9 between w² and its error at low signal), so weighting by the
+own error favours narrow slices and biases D low.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .gauss import gaussian_model
+from .lm import _inverse
+from .noise import NoiseModel
+
+
+def pixel_area(coords: list[np.ndarray]) -> float:
+    """Area of one pixel (µm^k) from flattened pixel-centre coordinates (uniform steps)."""
+    return float(np.prod([np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords]))
+
+
+def gauss_params(
+    coords: list[np.ndarray],
+    intensity: np.ndarray,
+    sigma2: np.ndarray | list[np.ndarray],
+    centres: list[np.ndarray],
+    background: np.ndarray,
+) -> np.ndarray:
+    """Parameter rows (A, centres, σ²(s), c) of :func:`~fitdiff.extract.gauss.gaussian_model`.
+
+    Parameters
+    ----------
+    coords : list of ndarray (N,)
+        Flattened pixel centres per spatial axis (µm).
+    intensity : ndarray (B,)
+        Integrated counts of each slice above background (sum over pixels).
+    sigma2 : ndarray (B,) or list of one per axis
+        Variance σ² (µm²), one shared (isotropic) or one per axis.
+    centres : list of ndarray (B,)
+        Centre per axis (µm), same order as ``coords``.
+    background : ndarray (B,)
+        Constant level under the profile (counts per pixel).
+    """
+    k = len(coords)
+    s = [np.asarray(sigma2, float)] if not isinstance(sigma2, list) else list(sigma2)
+    norm = (2 * np.pi) ** (k / 2) * np.sqrt(np.prod(s, axis=0) if len(s) > 1 else s[0] ** k)
+    amp = np.asarray(intensity, float) * pixel_area(coords) / norm
+    return np.column_stack([amp, *centres, *s, background])
+
+
+def gauss_covariance(
+    coords: list[np.ndarray],
+    p: np.ndarray,
+    noise: NoiseModel,
+    *,
+    offset: np.ndarray | float = 0.0,
+    valid: np.ndarray | None = None,
+    isotropic: bool = True,
+) -> np.ndarray:
+    """Inverse Fisher information (B, P, P) of Gaussian-plus-constant fits at parameters ``p``.
+
+    Parameters
+    ----------
+    coords : list of ndarray (N,)
+        Flattened pixel centres per axis (µm).
+    p : ndarray (B, P)
+        Parameter rows (A, centres, σ²(s), c) in the layout of ``gaussian_model``.
+    noise : NoiseModel
+        Variance of a pixel at its raw expected level ``mu + offset`` (counts²).
+    offset : float or ndarray (B, N)
+        Counts subtracted before fitting (so the variance sees the raw level).
+    valid : ndarray of bool (B, N), optional
+        Pixels that take part (default all).
+    isotropic : bool
+        Layout of ``p``: one σ² (True) or one per axis.
+
+    Returns
+    -------
+    ndarray (B, P, P)
+        Covariance; NaN for rows whose information matrix is singular or non-finite.
+    """
+    model = gaussian_model(coords, isotropic=isotropic)
+    p = np.asarray(p, float)
+    ok = model.admissible(p)
+    out = np.full((p.shape[0], p.shape[1], p.shape[1]), np.nan)
+    if not ok.any():
+        return out
+    mu, cache = model.evaluate(p[ok])
+    off = np.broadcast_to(np.asarray(offset, float), (p.shape[0], mu.shape[1]))[ok]
+    w = 1.0 / noise.variance(mu + off)
+    if valid is not None:
+        w = w * np.asarray(valid, bool)[ok]
+    jac = model.jacobian(p[ok], cache)
+    info = np.matmul(jac * w[:, None, :], jac.transpose(0, 2, 1))
+    cov = np.full_like(info, np.nan)
+    good = np.all(np.isfinite(info), axis=(1, 2))
+    cov[good] = _inverse(info[good])
+    cov[~np.all(np.diagonal(cov, axis1=1, axis2=2) > 0, axis=1)] = np.nan
+    out[ok] = cov
+    return out
+
+
+def predicted_errors(
+    coords: list[np.ndarray],
+    p: np.ndarray,
+    noise: NoiseModel,
+    *,
+    offset: np.ndarray | float = 0.0,
+    valid: np.ndarray | None = None,
+    isotropic: bool = True,
+) -> dict[str, np.ndarray]:
+    """Cramér–Rao errors of w² (µm²) and of the integrated intensity (counts) per row of ``p``.
+
+    w² = 2σ² for an isotropic spot or a line (PHYSICS.md §1), σx² + σy² for an ellipse; the
+    intensity is A (2π σ²)^(k/2) / pixel area. Same propagation as the fitted columns of
+    :func:`~fitdiff.extract.extract_widths`.
+    """
+    k = len(coords)
+    cov = gauss_covariance(coords, p, noise, offset=offset, valid=valid, isotropic=isotropic)
+    iso = isotropic or k == 1
+    nw = 1 if iso else k
+    iw = slice(1 + k, 1 + k + nw)
+    grad = np.zeros(p.shape)
+    grad[:, iw] = 2.0 if (iso and k == 2) or k == 1 else 1.0
+    w2_err = np.sqrt(np.einsum("bp,bpq,bq->b", grad, cov, grad))
+    s = p[:, iw]
+    amp = p[:, 0]
+    pix = pixel_area(coords)
+    g = np.zeros(p.shape)
+    if iso:
+        norm = (2 * np.pi * s[:, 0]) ** (k / 2) / pix
+        g[:, 0] = norm
+        g[:, 1 + k] = amp * norm * (k / 2) / s[:, 0]
+    else:
+        norm = 2 * np.pi * np.sqrt(s[:, 0] * s[:, 1]) / pix
+        g[:, 0] = norm
+        g[:, 1 + k] = amp * norm / (2 * s[:, 0])
+        g[:, 2 + k] = amp * norm / (2 * s[:, 1])
+    int_err = np.sqrt(np.einsum("bp,bpq,bq->b", g, cov, g))
+    return {"w2_err": w2_err, "intensity_err": int_err}
