@@ -47,7 +47,10 @@ def register(subparsers) -> None:
         metavar="LIST",
         help="temperatures in K: a,b,c or start:stop:count (inclusive)",
     )
-    p.add_argument("--material", help="preset from data/materials.toml (e.g. typical-tmdc, WSe2)")
+    p.add_argument(
+        "--material",
+        help="material preset shipped with fitdiff (typical-tmdc, WSe2, MoSe2, WS2, MoS2)",
+    )
     p.add_argument(
         "--method",
         choices=("log", "cooperon"),

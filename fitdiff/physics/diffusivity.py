@@ -166,7 +166,7 @@ def resolve_parameters(material: str | None = None, **overrides) -> dict[str, fl
     Parameters
     ----------
     material : str, optional
-        Preset name from ``data/materials.toml`` (see :func:`fitdiff.physics.material_names`).
+        Preset name from ``fitdiff/physics/data/materials.toml`` (see :func:`fitdiff.physics.material_names`).
     **overrides : float
         Parameter values by name (:data:`fitdiff.physics.PARAMETERS`), in their units.
 
@@ -194,7 +194,7 @@ def diffusivity(T_K, material: str | None = None, method: str = "log", **overrid
     T_K : float or array_like
         Temperatures in K (all > 0).
     material : str, optional
-        Preset from ``data/materials.toml``; ``None`` uses the parameter defaults (seed 000
+        Preset from ``fitdiff/physics/data/materials.toml``; ``None`` uses the parameter defaults (seed 000
         Fig. 2, the same numbers as the ``typical-tmdc`` preset).
     method : {"log", "cooperon"}
         How δD is computed (:mod:`fitdiff.physics.correction`).
