@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 
 
 def register(subparsers) -> None:
@@ -18,6 +19,9 @@ def register(subparsers) -> None:
     )
     parser.add_argument("analysis", metavar="ANALYSIS.toml", help="the analysis file")
     parser.add_argument("-o", "--out", metavar="RUN", required=True, help="run directory")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing on success but warnings"
+    )
     parser.set_defaults(func=_main)
 
 
@@ -31,6 +35,10 @@ def _main(args: argparse.Namespace) -> int:
     from ..analysis import load_analysis, run_fit
 
     result = run_fit(load_analysis(args.analysis), args.out)
+    if args.quiet:
+        for w in result.warnings:
+            print(f"fitdiff fit: warning: {w}", file=sys.stderr)
+        return 0
     print(
         f"chi2 = {result.chi2:.6g}, redchi = {result.redchi:.4g}, ndata = {result.ndata}, "
         f"nvarys = {result.nvarys}, success = {result.success}"
