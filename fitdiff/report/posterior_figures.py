@@ -1,4 +1,5 @@
-"""Figures of an emcee chain: the corner plot (``corner`` package) and walker traces."""
+"""Figures of an emcee chain: the corner plot (``corner`` package), or a histogram with its
+intervals when one parameter is sampled, and walker traces."""
 
 from __future__ import annotations
 
@@ -42,7 +43,10 @@ def corner_figure(
     import corner
 
     k = samples.shape[1]
-    size = min(max(2.2 * k, 5.0), 14.0)
+    if k == 1:
+        # corner.corner cannot draw one parameter (it raises TypeError on its 1x1 grid).
+        return histogram_figure(samples[:, 0], labels[0], None if truths is None else truths[0])
+    size = min(max(2.4 * k, 5.5), 16.0)
     fig = new_figure(size, size)
     fig.set_layout_engine(None)  # corner sets its own subplot spacing
     # corner refuses parameters without spread; give such a column a tiny explicit range.
@@ -66,9 +70,43 @@ def corner_figure(
         truth_color=MODEL_COLOR,
         color=DATA_COLOR,
         label_kwargs={"fontsize": 9},
-        title_kwargs={"fontsize": 9},
-        max_n_ticks=4,
+        # Titles sit above each diagonal panel: small enough that neighbours do not overlap.
+        title_kwargs={"fontsize": 8 if k <= 4 else 7},
+        max_n_ticks=3,
+        labelpad=0.08,
     )
+    return fig
+
+
+def histogram_figure(values: np.ndarray, label: str, truth: float | None = None) -> Figure:
+    """The 1-D posterior of one parameter: histogram, median, 68 % and 95 % intervals.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Flat samples of the parameter (its unit is in ``label``).
+    label : str
+        ``symbol (unit)`` of the parameter.
+    truth : float, optional
+        Best-fit value, drawn as a red line (NaN or None: not drawn).
+    """
+    values = np.asarray(values, dtype=float)
+    p2_5, p16, p50, p84, p97_5 = np.percentile(values, [2.5, 16, 50, 84, 97.5])
+    fig = new_figure(5.2, 3.6)
+    ax = fig.subplots()
+    span = p97_5 - p2_5
+    bins = 50 if span > 0 else 1
+    ax.hist(values, bins=bins, density=span > 0, color=DATA_COLOR, alpha=0.55, lw=0)
+    ax.axvspan(p2_5, p97_5, color=DATA_COLOR, alpha=0.08, lw=0, label="95 % interval")
+    ax.axvspan(p16, p84, color=DATA_COLOR, alpha=0.18, lw=0, label="68 % interval")
+    ax.axvline(p50, color=DATA_COLOR, lw=1.5, label="median")
+    if truth is not None and np.isfinite(truth):
+        ax.axvline(truth, color=MODEL_COLOR, lw=1.2, ls="--", label="best fit")
+    ax.set_xlabel(label)
+    ax.set_ylabel("posterior density" if span > 0 else "samples")
+    symbol = label.split(" (")[0]
+    ax.set_title(f"{symbol} = {p50:.4g} (+{p84 - p50:.2g} / −{p50 - p16:.2g})", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, frameon=False)
     return fig
 
 
