@@ -47,6 +47,6 @@ def _main(args: argparse.Namespace) -> int:
         p = result.params[name]
         print(f"  {name} = {_fmt(p.value, p.stderr)} {result.units.get(name, '')}".rstrip())
     for w in result.warnings:
-        print(f"warning: {w}")
+        print(f"fitdiff fit: warning: {w}", file=sys.stderr)
     print(f"wrote {args.out}/results.json")
     return 0

@@ -39,6 +39,10 @@ def _main(args: argparse.Namespace) -> int:
 
     progress = not args.quiet and sys.stderr.isatty()
     post = run_sample(load_analysis(args.analysis), args.out, steps=args.steps, progress=progress)
+    for w in post.warnings:
+        print(f"fitdiff sample: warning: {w}", file=sys.stderr)
+    if args.quiet:
+        return 0
     summary = post.summary()
     print(
         f"walkers = {post.walkers}, steps = {post.steps}, burn = {post.burn}, "

@@ -139,6 +139,9 @@ class Posterior:
     converged: bool
     message: str
     resumed_from: int = 0
+    #: Posterior 68 % width / prior 68 % width per parameter (:mod:`fitdiff.fitting.quality`).
+    prior_width_ratio: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ess(self) -> np.ndarray:
@@ -158,6 +161,8 @@ class Posterior:
                 ess=float(self.ess[i]),
                 unit=self.units.get(n, ""),
             )
+            if n in self.prior_width_ratio:
+                row["prior_width_ratio"] = float(self.prior_width_ratio[n])
             out[n] = row
         return out
 
@@ -168,6 +173,7 @@ class Posterior:
             "acceptance_fraction": self.acceptance_fraction,
             "converged": self.converged,
             "message": self.message,
+            "warnings": list(self.warnings),
             "steps": self.steps,
             "burn": self.burn,
             "thin": self.thin,

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import FitError
 from .objective import Objective
+from .quality import annotate_posterior
 from .results import FitResult, Posterior
 
 _GROUP = "mcmc"
@@ -398,7 +399,7 @@ def _run(
     if done > steps:
         message += f"; stored chain has {done} steps, summarised over the first {steps}"
     message = f"{reason}; {message}"
-    return Posterior(
+    post = Posterior(
         names=list(objective.names),
         units=objective.units(),
         chain=chain,
@@ -415,3 +416,5 @@ def _run(
         message=message,
         resumed_from=int(done) if resume else 0,
     )
+    annotate_posterior(post, objective)  # posterior ≈ prior warnings (issue 12 item 5)
+    return post
