@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 from fitting_sim import linear_widths
 
-from fitdiff.fitting import LinearModel, Normal, Objective, WidthsData, least_squares
-from fitdiff.fitting import make_parameters
+from fitdiff.fitting import (
+    LinearModel,
+    Normal,
+    Objective,
+    WidthsData,
+    least_squares,
+    make_parameters,
+)
 from fitdiff.fitting.quality import (
     PRIOR_WIDTH_RATIO_MAX,
     chi2_warning,
