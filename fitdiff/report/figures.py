@@ -533,6 +533,8 @@ def _binned(values: np.ndarray, coords: np.ndarray, max_px: int, axis: int):
 #: spreading stays visible after the PL has decayed; ``log`` shows counts on a log scale;
 #: ``linear`` the counts as they are.
 RAW_SCALES = ("row", "log", "linear")
+#: Rows whose peak is below this fraction of the brightest row's are blank in ``row`` scale.
+ROW_MIN_PEAK = 0.05
 
 
 def _scaled(img: np.ndarray, scale: str):
@@ -542,7 +544,10 @@ def _scaled(img: np.ndarray, scale: str):
     if scale == "row":
         with np.errstate(invalid="ignore", divide="ignore"):
             peak = np.nanmax(img, axis=1, keepdims=True)
-            values = np.where(peak > 0, img / peak, np.nan)
+            # Rows without signal (before the pulse, after the PL) would become noise scaled
+            # to 1: left blank below ROW_MIN_PEAK of the image's brightest row.
+            signal = peak > ROW_MIN_PEAK * np.nanmax(peak)
+            values = np.where(signal, img / peak, np.nan)
         return values, None, "counts / row maximum"
     if scale == "log":
         positive = img[np.isfinite(img) & (img > 0)]
@@ -578,7 +583,7 @@ def raw_image_figure(
         Frames of a stack shown, evenly spaced in time.
     scale : {"row", "log", "linear"}
         Colour scale of a streak (:data:`RAW_SCALES`); default ``row`` (each time row divided
-        by its maximum).
+        by its maximum; rows below ``ROW_MIN_PEAK`` of the brightest are blank).
     """
     if scale not in RAW_SCALES:
         raise ValueError(f"raw image scale {scale!r}; allowed {', '.join(RAW_SCALES)}")

@@ -26,6 +26,23 @@ def flat_samples(samples: np.ndarray, burn: int = 0, thin: int = 1) -> np.ndarra
     return kept.reshape(-1, samples.shape[2])
 
 
+def interval_title(label: str, values: np.ndarray) -> str:
+    """``"D = 2.820 +0.0097/−0.0093 cm²/s"``: median and 68 % half-widths, the errors to two
+    significant digits and the median to the same decimals (``label`` is ``symbol (unit)``)."""
+    p16, p50, p84 = np.percentile(np.asarray(values, float), [16, 50, 84])
+    symbol, _, unit = label.partition(" (")
+    unit = unit[:-1] if unit.endswith(")") else unit
+    lo, hi = p50 - p16, p84 - p50
+    spread = min(lo, hi) if min(lo, hi) > 0 else max(lo, hi)
+    scale = max(abs(p50), spread)
+    if spread > 0 and 1e-3 <= scale < 1e5:
+        d = max(1 - int(np.floor(np.log10(spread))), 0)
+        text = f"{p50:.{d}f} +{hi:.{d}f}/−{lo:.{d}f}"
+    else:
+        text = f"{p50:.4g} +{hi:.2g}/−{lo:.2g}"
+    return f"{symbol} = {text} {unit}".rstrip()
+
+
 def corner_figure(
     samples: np.ndarray, labels: list[str], truths: list[float] | None = None
 ) -> Figure:
@@ -64,17 +81,18 @@ def corner_figure(
         labels=labels,
         range=ranges,
         quantiles=[0.16, 0.5, 0.84],
-        show_titles=True,
-        title_fmt=".4g",
+        show_titles=False,  # corner's titles give the errors 4 digits; ours two (below)
         truths=truths,
         truth_color=MODEL_COLOR,
         color=DATA_COLOR,
         label_kwargs={"fontsize": 9},
-        # Titles sit above each diagonal panel: small enough that neighbours do not overlap.
-        title_kwargs={"fontsize": 8 if k <= 4 else 7},
         max_n_ticks=3,
         labelpad=0.08,
     )
+    # Titles sit above each diagonal panel: small enough that neighbours do not overlap.
+    axes = np.asarray(fig.axes).reshape(k, k)
+    for i in range(k):
+        axes[i, i].set_title(interval_title(labels[i], samples[:, i]), fontsize=8 if k <= 3 else 7)
     return fig
 
 
@@ -104,8 +122,7 @@ def histogram_figure(values: np.ndarray, label: str, truth: float | None = None)
         ax.axvline(truth, color=MODEL_COLOR, lw=1.2, ls="--", label="best fit")
     ax.set_xlabel(label)
     ax.set_ylabel("posterior density" if span > 0 else "samples")
-    symbol = label.split(" (")[0]
-    ax.set_title(f"{symbol} = {p50:.4g} (+{p84 - p50:.2g} / −{p50 - p16:.2g})", fontsize=10)
+    ax.set_title(interval_title(label, values), fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, frameon=False)
     return fig
 

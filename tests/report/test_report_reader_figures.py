@@ -31,7 +31,8 @@ def test_one_sampled_parameter_gives_a_histogram_with_intervals():
     fig = corner_figure(samples, ["ξ (eV)"], [7.001])
     (ax,) = fig.axes
     assert ax.get_xlabel() == "ξ (eV)"
-    assert ax.get_title().startswith("ξ = 7")
+    # median and 68 % half-widths, errors to 2 significant digits (0.0099 -> 4 decimals)
+    assert ax.get_title().startswith("ξ = 7.0000 +0.0") and ax.get_title().endswith(" eV")
     labels = ax.get_legend_handles_labels()[1]
     assert set(labels) == {"best fit", "95 % interval", "68 % interval", "median"}
     # the median line sits at the sample median (numpy percentile of the same samples)
@@ -71,8 +72,12 @@ def test_raw_streak_default_is_row_normalised_with_log_option():
     # item 17: every time row divided by its maximum, so late rows stay visible
     fig = raw_image_figure(_streak())
     mesh = fig.axes[0].collections[0]
-    values = np.asarray(mesh.get_array()).reshape(10, 31)
-    np.testing.assert_allclose(values.max(axis=1), 1.0, rtol=1e-12, atol=0)
+    values = np.ma.filled(mesh.get_array(), np.nan).reshape(10, 31)
+    # peaks fall as exp(−t/200 ps): rows above 5 % of the first (t < 599 ps) are scaled to 1,
+    # the 4 later ones (600-900 ps) have no signal and are blank
+    bright = np.exp(-np.linspace(0.0, 900.0, 10) / 200.0) > 0.05
+    np.testing.assert_allclose(np.nanmax(values[bright], axis=1), 1.0, rtol=1e-12, atol=0)
+    assert np.isnan(values[~bright]).all() and (~bright).sum() == 4
     assert fig.axes[1].get_ylabel() == "counts / row maximum"
     log = raw_image_figure(_streak(), scale="log")
     assert isinstance(log.axes[0].collections[0].norm, LogNorm)
