@@ -129,3 +129,28 @@ def test_time_names_one_meaning_each(tmp_path):
         b = fitdiff.extract_widths(m, t0_ps=20.0, t_range_ps=(40, 200))
     pd.testing.assert_frame_equal(a, b)
     assert a.attrs["settings"]["time_zero_ps"] == 20.0
+
+
+def test_fit_quality_warning_on_stderr_and_in_results(tmp_path, capsys):
+    # item 5: error bars 10x too small give χ²/ν ≈ 100: a warning line on stderr (fit and
+    # run), recorded in results.json, and a red banner line in the report
+    from fitdiff.extract import write_table_csv
+
+    rng = np.random.default_rng(12)
+    t = np.linspace(0.0, 500.0, 40)
+    w2 = 1.0 + 4 * 1.5e-4 * t + rng.normal(0.0, 0.02, t.size)  # PHYSICS.md §1, D = 1.5 cm²/s
+    table = pd.DataFrame({"t_ps": t, "w2_um2": w2, "w2_err_um2": 0.002, "ok": True})
+    write_table_csv(table, tmp_path / "w.csv")
+    (tmp_path / "a.toml").write_text(
+        '[data]\nwidths = "w.csv"\n[model]\nkind = "linear"\n', encoding="utf-8"
+    )
+    assert main(["fit", str(tmp_path / "a.toml"), "-o", str(tmp_path / "fit"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "fitdiff fit: warning: reduced χ² = " in err
+    assert main(["run", str(tmp_path / "a.toml"), "-o", str(tmp_path / "run"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "fitdiff run: warning: reduced χ² = " in err
+    results = json.loads((tmp_path / "run" / "results.json").read_text(encoding="utf-8"))
+    assert any(w.startswith("reduced χ² = ") for w in results["warnings"])
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert 'class="banner note error">Warning: reduced χ² = ' in html
