@@ -20,12 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "batch"))
-
-import batch_harness as harness  # noqa: E402
-
-from fitdiff.batch import run_campaign  # noqa: E402
+from fitdiff.batch import run_campaign
+from fitdiff.testing import write_streak
 
 BASE = """
 [extract]
@@ -41,7 +37,7 @@ def make_campaign(root: Path, n: int) -> Path:
     (root / "base.toml").write_text(BASE, encoding="utf-8")
     (root / "data").mkdir()
     for i in range(n):
-        harness.write_streak(root / "data" / f"m{i:03d}.tif", 2.0 + 0.1 * i, seed=i)
+        write_streak(root / "data" / f"m{i:03d}.tif", 2.0 + 0.1 * i, seed=i)
     path = root / "campaign.toml"
     path.write_text(
         "[campaign]\nanalysis = 'base.toml'\nmeasurements = ['data/*.tif']\n", encoding="utf-8"

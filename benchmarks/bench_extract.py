@@ -37,19 +37,26 @@ from fitdiff.extract.moments import edge_pixels, profile_moments
 from fitdiff.extract.noise import NoiseModel
 from fitdiff.extract.widths import gauss_start
 from fitdiff.io.measurement import Measurement
+from fitdiff.testing import streak
 
 
 def make_image(nt: int, nx: int, seed: int) -> Measurement:
     """Poisson streak: 3e4 photons/row at t = 0 decaying with tau = 250 ps over 0-2000 ps
     (~10 photons/row at the end, under 2 counts/pixel background), w² = 2 + 4·(5 cm²/s)·t."""
-    rng = np.random.default_rng(seed)
-    t = np.linspace(0.0, 2000.0, nt)
-    x = np.linspace(-12.0, 12.0, nx)
-    s2 = (2.0 + 4 * 5e-4 * t)[:, None] / 2
-    n = 3e4 * np.exp(-t / 250.0)[:, None]
-    mean = n * (x[1] - x[0]) * np.exp(-(x[None, :] ** 2) / (2 * s2)) / np.sqrt(2 * np.pi * s2)
-    counts = rng.poisson(mean + 2.0)
-    return Measurement(counts, ("t", "x"), {"t": t, "x": x}, {"t": "ps", "x": "um"})
+    m, _ = streak(
+        seed,
+        nt=nt,
+        nx=nx,
+        t_ps=(0.0, 2000.0),
+        x_um=(-12.0, 12.0),
+        D_cm2_s=5.0,
+        w0_um=np.sqrt(2.0),
+        photons=3e4,
+        tau_ps=250.0,
+        bg=2.0,
+        center_um=0.0,
+    )
+    return m
 
 
 def best_of(fn, repeat: int) -> float:

@@ -34,22 +34,8 @@ from fitdiff.fitting import (
 )
 from fitdiff.fitting.valleys import ValleysModel
 from fitdiff.solvers import ValleyModel, solve_moments
+from fitdiff.testing import THREE_VALLEYS
 
-THREE_VALLEYS = {
-    "T_K": 50.0,
-    "valley": [
-        {"name": "KK", "E_meV": 0.0, "D_cm2_s": 0.5, "radiative_rate_per_ps": 0.05},
-        {"name": "KKp", "E_meV": -51.5, "D_cm2_s": 3.0, "nonradiative_rate_per_ps": 0.002},
-        {"name": "KL", "E_meV": -30.5, "D_cm2_s": 1.5, "nonradiative_rate_per_ps": 0.004},
-    ],
-    "transition": [
-        {"from": "KK", "to": "KKp", "rate_per_ps": 0.05},
-        {"from": "KK", "to": "KL", "rate_per_ps": 0.03},
-        {"from": "KL", "to": "KKp", "rate_per_ps": 0.02},
-    ],
-    "source": {"valley": "KK", "w0_um": 0.6, "pulse_fwhm_ps": 2.0},
-    "instrument": {"irf_fwhm_ps": 5.0, "w_psf_um": 0.3},
-}
 FREE = ("D_KK_cm2_s", "D_KKp_cm2_s", "D_KL_cm2_s", "rate_KK_KKp_per_ps", "pl_scale")
 
 

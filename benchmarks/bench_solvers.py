@@ -1,6 +1,6 @@
 """Speed of the exact moment solver against the spatial solvers (issue 5).
 
-Case: three WS2-like valleys at 77 K (tests/solvers/solver_cases.three_valley), 500 times,
+Case: three WS2-like valleys at 77 K (fitdiff.testing.three_valley), 500 times,
 Gaussian pulse and IRF on. Prints the time per evaluation, evaluations per second and the
 ratios to (a) the exact Hankel spatial solver and (b) a plain method-of-lines finite-volume
 PDE solve (BDF, sparse Jacobian), each asked for the same PL width w²_PL(t). "fit step" is
@@ -12,16 +12,12 @@ changes and its eigen-decomposition is redone) plus the solve.
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "solvers"))
-from solver_cases import three_valley, two_valley  # noqa: E402
-
-from fitdiff.solvers import ValleyModel, solve_moments, solve_spatial  # noqa: E402
+from fitdiff.solvers import ValleyModel, solve_moments, solve_spatial
+from fitdiff.testing import three_valley, two_valley
 
 
 def best_time(fn, repeat: int, number: int) -> float:

@@ -148,3 +148,11 @@ def calibration_kwargs(args: argparse.Namespace) -> dict:
     """Return the calibration overrides given on the command line as ``load`` keywords."""
     names = ("x_um_per_px", "y_um_per_px", "x0_um", "t_ps_per_px", "t_ps_per_frame", "t_first_ps")
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+def analysis_and_run_dir(parser: argparse.ArgumentParser) -> None:
+    """Add the ``ANALYSIS.toml`` argument and ``-o/--out RUN`` (fit, sample, run)."""
+    parser.add_argument("analysis", metavar="ANALYSIS.toml", help="the analysis file")
+    parser.add_argument(
+        "-o", "--out", metavar="RUN", required=True, help="run directory (created if missing)"
+    )

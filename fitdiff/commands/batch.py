@@ -15,7 +15,8 @@ def register(subparsers) -> None:
             "Run the analysis template of CAMPAIGN.toml on every measurement it lists, one run "
             "directory each under OUT/runs/, and write OUT/summary.csv (one row per "
             "measurement: status, error, fitted parameters with errors, run time) and "
-            "OUT/batch.log. Complete runs with unchanged inputs are skipped. Exit status: 0 all "
+            "OUT/batch.log. A rerun redoes only the measurements whose inputs changed (the "
+            "template, overrides and the content of every file they reference). Exit status: 0 all "
             "succeeded, 1 some failed (see the summary), 2 bad campaign file or executor."
         ),
     )
@@ -31,7 +32,9 @@ def register(subparsers) -> None:
         "dask://HOST:PORT (an existing dask scheduler)",
     )
     parser.add_argument(
-        "--force", action="store_true", help="redo every measurement even when complete"
+        "--force",
+        action="store_true",
+        help="redo every measurement even when its inputs are unchanged",
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar; only errors on stderr"

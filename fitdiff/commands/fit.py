@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
+
+from ._args import analysis_and_run_dir
 
 
 def register(subparsers) -> None:
@@ -17,8 +20,7 @@ def register(subparsers) -> None:
             "residuals). Writes RUN/analysis.json, RUN/results.json and RUN/best_fit.csv."
         ),
     )
-    parser.add_argument("analysis", metavar="ANALYSIS.toml", help="the analysis file")
-    parser.add_argument("-o", "--out", metavar="RUN", required=True, help="run directory")
+    analysis_and_run_dir(parser)
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="print nothing on success but warnings"
     )
@@ -33,11 +35,19 @@ def _fmt(value, stderr) -> str:
 
 def _main(args: argparse.Namespace) -> int:
     from ..analysis import load_analysis, run_fit
+    from ..pipeline import run_recorded
 
-    result = run_fit(load_analysis(args.analysis), args.out)
+    analysis = load_analysis(args.analysis)
+    # Recorded as the pipeline's fit stage: a later `fitdiff run` reuses it.
+    result = run_recorded(
+        "fit",
+        analysis,
+        args.out,
+        lambda: (run_fit(analysis, args.out), ["results.json", "best_fit.csv"]),
+    )
+    for w in result.warnings:
+        print(f"fitdiff fit: warning: {w}", file=sys.stderr)
     if args.quiet:
-        for w in result.warnings:
-            print(f"fitdiff fit: warning: {w}", file=sys.stderr)
         return 0
     print(
         f"chi2 = {result.chi2:.6g}, redchi = {result.redchi:.4g}, ndata = {result.ndata}, "
@@ -46,7 +56,5 @@ def _main(args: argparse.Namespace) -> int:
     for name in result.names:
         p = result.params[name]
         print(f"  {name} = {_fmt(p.value, p.stderr)} {result.units.get(name, '')}".rstrip())
-    for w in result.warnings:
-        print(f"fitdiff fit: warning: {w}", file=sys.stderr)
-    print(f"wrote {args.out}/results.json")
+    print(f"wrote {Path(args.out) / 'results.json'}")
     return 0

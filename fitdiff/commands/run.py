@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._args import analysis_and_run_dir
+
 
 def register(subparsers) -> None:
     """Add the ``run`` sub-command to ``subparsers``."""
@@ -17,10 +19,7 @@ def register(subparsers) -> None:
             "settings are unchanged are reused; --force redoes them."
         ),
     )
-    parser.add_argument("analysis", metavar="ANALYSIS.toml", help="the analysis file")
-    parser.add_argument(
-        "-o", "--out", metavar="RUN", required=True, help="run directory (created if missing)"
-    )
+    analysis_and_run_dir(parser)
     parser.add_argument(
         "--force", action="store_true", help="redo every stage even when its inputs are unchanged"
     )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from ._args import analysis_and_run_dir
 
 
 def _positive_int(text: str) -> int:
@@ -27,8 +30,7 @@ def register(subparsers) -> None:
             "with unchanged data, model and priors resumes it up to the requested steps."
         ),
     )
-    parser.add_argument("analysis", metavar="ANALYSIS.toml", help="the analysis file")
-    parser.add_argument("-o", "--out", metavar="RUN", required=True, help="run directory")
+    analysis_and_run_dir(parser)
     parser.add_argument("--steps", type=_positive_int, help="override [sample] steps")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_main)
@@ -36,9 +38,20 @@ def register(subparsers) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     from ..analysis import load_analysis, run_sample
+    from ..pipeline import run_recorded
 
     progress = not args.quiet and sys.stderr.isatty()
-    post = run_sample(load_analysis(args.analysis), args.out, steps=args.steps, progress=progress)
+    # --steps is an override like any other: [sample] burn, when not set, follows it.
+    overrides = {"sample": {"steps": args.steps}} if args.steps is not None else None
+    analysis = load_analysis(args.analysis, overrides)
+    outputs = ["chain.h5", "posterior.json", "posterior_predictive.csv"]
+    # Recorded as the pipeline's sample stage: a later `fitdiff run` reuses it.
+    post = run_recorded(
+        "sample",
+        analysis,
+        args.out,
+        lambda: (run_sample(analysis, args.out, progress=progress), outputs),
+    )
     for w in post.warnings:
         print(f"fitdiff sample: warning: {w}", file=sys.stderr)
     if args.quiet:
@@ -55,5 +68,5 @@ def _main(args: argparse.Namespace) -> int:
             f"(tau_int {row['tau_int']:.1f}, ess {row['ess']:.0f})".rstrip()
         )
     print(post.message)
-    print(f"wrote {args.out}/posterior.json")
+    print(f"wrote {Path(args.out) / 'posterior.json'}")
     return 0

@@ -19,6 +19,7 @@ import copy
 import hashlib
 import json
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -188,8 +189,18 @@ class Objective:
         # beats numpy's per-call overhead (emcee evaluates one walker at a time).
         self._bounds = list(zip(self.lower.tolist(), self.upper.tolist(), strict=True))
         self._has_expr = any(p.expr for p in self.parameters.values())
+        self._local = threading.local()  # per-thread Parameters copies (see values())
         self._fixed = {n: p.value for n, p in self.parameters.items()}
         self._const = sum(_data_norm(t.data) for t in terms)
+
+    def __getstate__(self):  # pickled to worker processes, deep-copied by callers
+        state = dict(self.__dict__)
+        state.pop("_local", None)  # thread-local copies belong to this process's threads
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
 
     # --- parameter vectors ----------------------------------------------------------------
     @property
@@ -211,10 +222,16 @@ class Objective:
             vals = self._fixed.copy()
             vals.update(zip(self.names, _floats(theta), strict=True))
             return vals
+        # lmfit evaluates expressions by writing into the Parameters record: never into the
+        # shared one (threads of a pool would see each other's values), always into this
+        # thread's own copy. A copy per call would be safe too but costs ~20 evaluations.
+        params = getattr(self._local, "parameters", None)
+        if params is None:
+            params = self._local.parameters = copy.deepcopy(self.parameters)
         for n, v in zip(self.names, theta, strict=True):
-            self.parameters[n].value = float(v)
-        self.parameters.update_constraints()
-        return self.parameters.valuesdict()
+            params[n].value = float(v)
+        params.update_constraints()
+        return params.valuesdict()
 
     def units(self) -> dict[str, str]:
         """Unit of each lmfit parameter (from the model table, else from its name suffix)."""
@@ -301,7 +318,9 @@ class Objective:
     def fingerprint(self) -> str:
         """SHA-256 of everything the posterior depends on (model, data, parameter setup, priors).
 
-        Start values of free parameters are excluded: they do not change the posterior.
+        Start values of free parameters are excluded: they do not change the posterior. So are
+        the current values of expression parameters (their ``expr`` text is in): lmfit
+        overwrites them on every evaluation, so they say nothing about the posterior.
         """
         h = hashlib.sha256()
         spec = {
@@ -314,7 +333,7 @@ class Objective:
                     p.expr,
                     repr(p.min),
                     repr(p.max),
-                    None if n in self.names else repr(p.value),
+                    None if n in self.names or p.expr else repr(p.value),
                 ]
                 for n, p in self.parameters.items()
             },

@@ -263,6 +263,7 @@ def sample(
     workers: int = 1,
     start: FitResult | None = None,
     progress: bool = False,
+    fingerprint: str | None = None,
 ) -> Posterior:
     """Sample the posterior ``objective.logpost`` with emcee's ensemble sampler.
 
@@ -292,6 +293,11 @@ def sample(
         Least-squares result to start around (ball of 0.1 stderr); default: the current values.
     progress : bool
         Show emcee's tqdm progress bar (orchestration decides; nothing here prints).
+    fingerprint : str, optional
+        Identity of the chain stored in ``backend_path``: a stored chain with another one is
+        restarted, one with the same one resumed. Default: the objective's
+        :meth:`~Objective.fingerprint` and the seed. Orchestration passes the chain part of the
+        run inputs (:func:`fitdiff.inputs.part`), which holds the seed and walkers too.
     """
     ndim = objective.ndim
     if ndim == 0:
@@ -314,7 +320,8 @@ def sample(
         path = Path(backend_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # the seed is part of a chain's identity: a new seed must not extend another's chain
-        fingerprint = f"{objective.fingerprint()}:seed={seed}"
+        if fingerprint is None:
+            fingerprint = f"{objective.fingerprint()}:seed={seed}"
         resume, reason = _stored_state(path, fingerprint, walkers, ndim)
         backend = ChainBackend(str(path), name=_GROUP)
         holding = backend.kept_open()
@@ -371,6 +378,8 @@ def _run(
         state = None
     if done < steps:
         sampler.run_mcmc(state, steps - done, progress=progress)
+    if resume:
+        reason = f"resumed stored chain from step {done}"
 
     chain = backend.get_chain()[:steps]
     log_prob = backend.get_log_prob()[:steps]

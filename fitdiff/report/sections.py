@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 
+from ..common import sha256_file
 from .document import Note, Preformatted, Table
 from .format import (
     fmt,
@@ -268,15 +268,6 @@ def resolve_input(path: str, run_dir: Path) -> Path | None:
         if p.is_file():
             return p
     return None
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def input_table(run: RunData) -> Table | None:

@@ -94,23 +94,25 @@ def _param_value(run: RunData, name: str) -> float | None:
 
 
 def _load_measurement(run: RunData):
-    """Load the first input of provenance.json; return (measurement, None) or (None, reason)."""
-    paths = [
-        r["path"] for r in input_records(run.provenance or {}) if isinstance(r.get("path"), str)
-    ]
-    if not paths:
-        return None, "provenance.json names no input file"
-    found = resolve_input(paths[0], run.run_dir)
+    """Load the first image input of provenance.json with the calibration analysis.json gives it.
+
+    Returns (measurement, None) or (None, reason).
+    """
+    records = [r for r in input_records(run.provenance or {}) if isinstance(r.get("path"), str)]
+    # The image of a dataset (kind "file"), not one of its tables.
+    images = [r for r in records if r.get("kind", "file") == "file"]
+    if not images:
+        return None, "provenance.json names no input image"
+    record = images[0]
+    found = resolve_input(record["path"], run.run_dir)
     if found is None:
-        return None, f"the input {paths[0]} is not found from here"
+        return None, f"the input {record['path']} is not found from here"
     try:
         from ..io import load
     except ImportError:
         return None, "this fitdiff has no fitdiff.io.load to read the input"
-    data = (run.analysis or {}).get("data") or {}
-    calibration = {k: data[k] for k in CALIBRATION_KEYS if k in data}
     try:
-        return load(found, **calibration), None
+        return load(found, **_calibration(run.analysis or {}, record.get("dataset"))), None
     except FitdiffError as exc:
         return None, f"the input could not be loaded ({exc})"
 
@@ -128,6 +130,18 @@ def _raw_scale(run: RunData) -> str:
     report = (run.analysis or {}).get("report") or {}
     scale = report.get("raw_scale", "row") if isinstance(report, dict) else "row"
     return scale if scale in F.RAW_SCALES else "row"
+
+
+def _calibration(analysis: dict, label) -> dict:
+    """The calibration analysis.json records for dataset ``label`` (``datasets[i].calibration``).
+
+    The file's own axes are used where the analysis sets nothing; so the figure shows the
+    image on the axes the fit used.
+    """
+    datasets = [d for d in analysis.get("datasets") or [] if isinstance(d, dict)]
+    match = [d for d in datasets if d.get("label") == label] or datasets[:1]
+    cal = match[0].get("calibration") or {} if match else {}
+    return {k: cal[k] for k in CALIBRATION_KEYS if k in cal}
 
 
 def _data_sections(run: RunData, figs: _Figures) -> list[Section]:

@@ -20,7 +20,7 @@ from ..errors import ModelError
 from ..units import UM2_PS_PER_CM2_S
 from .linear import pulse_shape
 from .model import ValleyModel
-from .spatial import SpatialSolution, hankel_grid
+from .radial import SpatialSolution, hankel_grid
 
 #: Pulses are integrated from t0 − this many σ (the Gaussian tail before is below 1e-15).
 _PULSE_START_SIGMAS = 8.0

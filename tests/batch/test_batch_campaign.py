@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
-from fitdiff.batch import column_names, load_campaign, parse_executor
+from fitdiff.batch import column_names, load_campaign, parse_executor, run_names
 from fitdiff.errors import ConfigError
 
 
@@ -110,11 +111,11 @@ measurements = ["**/T010K.tif"]
     [
         (
             "[campaign]\nanalysis = 'base.toml'\nmeasurements = ['data/*.tif']\nworkers = 3\n",
-            r"unknown key campaign\.workers",
+            r"campaign\.toml: campaign\.workers: unknown key \(allowed: analysis, measurements",
         ),
         (
             "[campaign]\nanalysis = 'base.toml'\nmeasurements = ['data/*.tif']\n[sample]\n",
-            r"unknown key sample",
+            r"campaign\.toml: sample: unknown section \(allowed: campaign, override, global\)",
         ),
         ("[campaign]\nmeasurements = ['data/*.tif']\n", r"campaign\.analysis must be a file"),
         (
@@ -249,3 +250,37 @@ def test_cli_bad_campaign_and_executor_exit_2(folder, capsys):
     )
     assert proc.returncode == 2
     assert "fitdiff batch: error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_run_directory_names_never_collide(folder, tmp_path):
+    # issue 11 defect 7: both labels used to become x_y_z_f.tif, so two measurements shared
+    # one run directory and the second overwrote the first's results
+    _write(folder / "x" / "y_z" / "f.tif", "a")
+    _write(folder / "x_y" / "z" / "f.tif", "b")
+    # differ only in case: one folder on a case-insensitive filesystem (macOS, Windows)
+    _write(folder / "r" / "G.tif", "c")
+    _write(folder / "R" / "g.tif", "d")
+    path = campaign(
+        folder,
+        """
+[campaign]
+analysis = "base.toml"
+measurements = ["x/**/f.tif", "x_y/**/f.tif", "r/G.tif", "R/g.tif"]
+""",
+    )
+    specs = load_campaign(path).measurements
+    names = [s.name for s in specs]
+    assert len({n.casefold() for n in names}) == len(names), names
+    # readable: the path is still in the name; the suffix is the label's SHA-256 prefix
+    assert [n.rsplit("-", 1)[0] for n in names] == ["x_y_z_f.tif"] * 2 + ["r_G.tif", "R_g.tif"]
+    for spec in specs:
+        assert spec.name.endswith("-" + hashlib.sha256(spec.measurement.encode()).hexdigest()[:8])
+
+
+def test_run_names_unique_stems_and_plain_collisions_unchanged():
+    # names users already have on disk stay as they were where nothing collides
+    assert run_names(["data/T010K.tif", "data/T300K.tif"]) == ["T010K", "T300K"]
+    assert run_names(["data/T010K.tif", "other/T010K.tif"]) == [
+        "data_T010K.tif",
+        "other_T010K.tif",
+    ]

@@ -21,6 +21,7 @@ import pytest
 from fitdiff.batch import load_campaign, run_campaign
 from fitdiff.cli import main
 from fitdiff.physics import d_total
+from fitdiff.testing import SEED000, write_corrupt, write_streak
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +73,7 @@ analysis = "dT.toml"
 
 def truth_D_cm2_s() -> dict[str, float]:
     """D of each streak: seed 000's classical + weak-localisation D(T) (PHYSICS.md §2)."""
-    d = d_total(np.array(TEMPERATURES_K, dtype=float), **harness.SEED000)
+    d = d_total(np.array(TEMPERATURES_K, dtype=float), **SEED000)
     return {f"data/T{T:03d}K.tif": float(v) for T, v in zip(TEMPERATURES_K, d, strict=True)}
 
 
@@ -83,8 +84,8 @@ def campaign_path(tmp_path_factory) -> Path:
     (root / "dT.toml").write_text(GLOBAL, encoding="utf-8")
     (root / "data").mkdir()
     for seed, (label, d) in enumerate(truth_D_cm2_s().items()):
-        harness.write_streak(root / label, d, seed=seed)
-    harness.write_corrupt(root / "data" / "T000K_corrupt.tif")
+        write_streak(root / label, d, seed=seed)
+    write_corrupt(root / "data" / "T000K_corrupt.tif")
     (root / "campaign.toml").write_text(CAMPAIGN, encoding="utf-8")
     return root / "campaign.toml"
 

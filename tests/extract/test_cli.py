@@ -10,8 +10,7 @@ import pytest
 
 from fitdiff.cli import main
 from fitdiff.extract import read_table_csv
-
-from ._synth import streak
+from fitdiff.testing import streak
 
 
 @pytest.fixture
@@ -46,7 +45,7 @@ def test_extract_then_transient(tif, tmp_path, capsys):
     d = read_table_csv(trans)
     assert list(d.columns) == ["t_ps", "D_cm2_s", "D_err_cm2_s"]
     lin = d.attrs["linear_fit"]
-    # _synth.streak renders D = 5 cm²/s
+    # fitdiff.testing.streak renders D = 5 cm²/s
     assert abs(lin["D_cm2_s"] - 5.0) < 3.5 * lin["D_err_cm2_s"]
     assert f"D = {lin['D_cm2_s']:.4g} ±" in out
     # the transient D scatters around the same value with its own errors

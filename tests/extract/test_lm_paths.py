@@ -17,8 +17,7 @@ from fitdiff.extract.lm import batched_lm
 from fitdiff.extract.moments import profile_moments
 from fitdiff.extract.noise import NoiseModel
 from fitdiff.extract.widths import gauss_start
-
-from ._synth import streak
+from fitdiff.testing import streak
 
 numba = pytest.importorskip("numba")
 from fitdiff.extract import lm_numba  # noqa: E402  (only importable with numba)

@@ -8,8 +8,7 @@ import pytest
 from fitdiff.errors import ExtractionError
 from fitdiff.extract import NoiseModel, radial_profile
 from fitdiff.extract.noise import resolve_noise
-
-from ._synth import stack
+from fitdiff.testing import stack
 
 
 def test_variance_formula():

@@ -1,4 +1,4 @@
-"""extract_widths on synthetic Poisson images with known truth (made by tests/extract/_synth.py)."""
+"""extract_widths on synthetic Poisson images with known truth (made by fitdiff.testing)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from scipy.optimize import curve_fit
 from fitdiff.errors import ExtractionError
 from fitdiff.extract import extract_widths, linear_diffusion
 from fitdiff.io.measurement import Measurement
-
-from ._synth import stack, streak
+from fitdiff.testing import stack, streak
 
 COLUMNS = [
     "t_ps",
@@ -48,7 +47,7 @@ def test_pull_has_unit_sd(photons, bg):
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_diffusion_recovered_within_error(seed):
-    # D = 5 cm²/s and w0 = 1.5 µm are what _synth.streak renders (w² = w0² + 4Dt).
+    # D = 5 cm²/s and w0 = 1.5 µm are what fitdiff.testing.streak renders (w² = w0² + 4Dt).
     m, _ = streak(seed)
     lin = linear_diffusion(extract_widths(m), t_range_ps=(0.0, 1500.0))
     assert abs(lin.D_cm2_s - 5.0) < 3.5 * lin.D_err_cm2_s
@@ -73,7 +72,7 @@ def test_columns_settings_and_order_independence():
 
 
 def test_prepulse_and_decayed_slices_are_flagged():
-    # rows before t = 0 have no photons in _synth.streak; with tau = 60 ps rows after ~600 ps
+    # rows before t = 0 have no photons in fitdiff.testing.streak; with tau = 60 ps rows after ~600 ps
     # hold < 0.01 photons: both must be kept, not ok, with a reason
     m, _ = streak(4, tau_ps=60.0)
     df = extract_widths(m, time_zero_ps=0.0)
@@ -214,7 +213,7 @@ def test_noise_model_scales_errors():
 
 @pytest.mark.parametrize("shape", ["isotropic", "elliptical"])
 def test_stack_recovers_widths(shape):
-    # _synth.stack renders σx² = σy² = 2(1 + 0.1 i) (isotropic) or σy² = 1.5 σx² (elliptical)
+    # fitdiff.testing.stack renders σx² = σy² = 2(1 + 0.1 i) (isotropic) or σy² = 1.5 σx² (elliptical)
     sy2 = 2.0 if shape == "isotropic" else 3.0
     m, fx, fy = stack(0, sx2=2.0, sy2=sy2)
     df = extract_widths(m, shape=shape)

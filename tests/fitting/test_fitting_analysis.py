@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from fitting_sim import linear_widths, write_linear_analysis
 
 from fitdiff.analysis import load_analysis, run_fit, run_sample
 from fitdiff.cli import main
 from fitdiff.errors import ConfigError
 from fitdiff.extract import write_table_csv
+from fitdiff.testing import linear_widths, write_linear_analysis
 
 
 def _write(tmp_path, text):
@@ -255,7 +255,7 @@ irf_fwhm_ps = 5.0
 
 
 def test_valleys_analysis_fits_widths_and_pl_jointly(tmp_path):
-    # MODEL_TOML is fitting_sim.TWO_VALLEYS; its values are the truth.
+    # MODEL_TOML is fitdiff.testing.TWO_VALLEYS; its values are the truth.
     from test_fitting_recovery import _valley_data
 
     widths, pl = _valley_data(5)
@@ -294,3 +294,39 @@ prior = { kind = "log_uniform", min = 1e3, max = 1e9 }
     best = pd.read_csv(tmp_path / "run" / "best_fit.csv")
     assert set(best["dataset"]) == {"data_widths", "data_pl"}
     assert {"w2_KK_um2", "w2_KKp_um2", "n_KK", "n_KKp", "D_model_cm2_s"} <= set(best.columns)
+
+
+@pytest.mark.parametrize(
+    "cov, match",
+    [
+        # 30 rows of linear_widths: err 0.02 µm², so variance 4e-4 µm⁴ on the diagonal
+        (np.diag(np.full(30, 4e-4)) + np.triu(np.full((30, 30), 1e-5), 1), "not symmetric"),
+        (np.diag(np.r_[np.full(29, 4e-4), -1e-4]), "not positive-definite"),
+        (np.full((30, 30), 4e-4), "not positive-definite"),  # rank 1: singular
+        (np.zeros((30, 29)), "square"),
+    ],
+)
+def test_a_covariance_that_is_not_symmetric_positive_definite_is_refused_at_load(
+    tmp_path, capsys, cov, match
+):
+    # Regression: such a matrix escaped as numpy's LinAlgError (a traceback, exit 1) once the
+    # fit started. It is a ConfigError naming the key and the file, and the CLI exits 2.
+    np.save(tmp_path / "cov.npy", cov)
+    toml = _write(tmp_path, BASE.replace("[model]", 'covariance = "cov.npy"\n[model]'))
+    with pytest.raises(ConfigError, match=rf"data\.covariance: covariance .*cov\.npy .*{match}"):
+        load_analysis(toml)
+    assert main(["fit", str(toml), "-o", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "cov.npy" in err and match in err and "Traceback" not in err
+
+
+def test_a_symmetric_positive_definite_covariance_is_accepted(tmp_path):
+    # Diagonal covariance equal to the table's own errors: the fit equals the one without it
+    # (PHYSICS.md §4: the Cholesky-whitened residuals reduce to (y - m)/σ).
+    np.save(tmp_path / "cov.npy", np.diag(np.full(30, 0.02**2)))
+    toml = _write(tmp_path, BASE.replace("[model]", 'covariance = "cov.npy"\n[model]'))
+    with_cov = run_fit(load_analysis(toml), tmp_path / "r1")
+    without = run_fit(load_analysis(_write(tmp_path, BASE)), tmp_path / "r2")
+    assert with_cov.params["D_cm2_s"].value == pytest.approx(
+        without.params["D_cm2_s"].value, rel=1e-8, abs=0
+    )

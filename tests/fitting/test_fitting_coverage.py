@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fitting_sim import linear_widths
 
 from fitdiff.fitting import (
     LinearModel,
@@ -14,6 +13,7 @@ from fitdiff.fitting import (
     make_parameters,
     sample,
 )
+from fitdiff.testing import linear_widths
 
 TRUTH = {"w0_2_um2": 1.0, "D_cm2_s": 1.5}  # the generating values of linear_widths
 N_LS = 300  # least squares is cheap: a tight estimate

@@ -7,11 +7,11 @@ import math
 import emcee
 import numpy as np
 import pytest
-from fitting_sim import linear_widths
 from scipy import stats
 
 from fitdiff.fitting import LinearModel, Normal, Objective, WidthsData, make_parameters, sample
 from fitdiff.fitting.sampling import ChainBackend
+from fitdiff.testing import linear_widths
 
 
 def _objective(priors=None):

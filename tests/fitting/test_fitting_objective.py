@@ -7,7 +7,6 @@ import math
 import lmfit
 import numpy as np
 import pytest
-from fitting_sim import linear_widths
 from scipy import optimize, stats
 
 from fitdiff.errors import FitError
@@ -20,6 +19,7 @@ from fitdiff.fitting import (
     least_squares,
     make_parameters,
 )
+from fitdiff.testing import linear_widths
 
 
 def _objective(seed=0, priors=None, ln_f=False, cov=None, **kw):
@@ -190,3 +190,46 @@ def test_missing_parameter_is_named():
         p = lmfit.Parameters()
         p.add("w0_2_um2", value=1.0)
         Objective(model, WidthsData.from_frame(linear_widths(0)), p)
+
+
+def _expr_objective():
+    """Linear model with D_cm2_s tied to a free D_half by an expression."""
+    model = LinearModel()
+    params = make_parameters(model)
+    params.add("D_half", value=0.7, min=0.0, max=10.0)
+    params["D_cm2_s"].set(expr="2 * D_half")
+    return Objective(model, WidthsData.from_frame(linear_widths(3)), params)
+
+
+def test_logpost_with_an_expression_is_the_same_in_a_thread_pool_as_serial():
+    # Regression: values() used to write theta into the shared lmfit record, so threads saw
+    # each other's values (176 of 4000 log-posteriors differed). Every value must equal the
+    # serial one exactly (same code, same floats).
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    obj = _expr_objective()
+    rng = np.random.default_rng(5)
+    thetas = np.column_stack([rng.uniform(0.9, 1.1, 2000), rng.uniform(0.5, 1.0, 2000)])
+    serial = [obj.logpost(th) for th in thetas]
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            threaded = list(pool.map(obj.logpost, thetas))
+    finally:
+        sys.setswitchinterval(old)
+    np.testing.assert_array_equal(np.array(threaded), np.array(serial))
+
+
+def test_fingerprint_holds_the_expression_text_not_its_current_value():
+    # Regression: the fingerprint held the expression parameter's current value, which every
+    # evaluation changed, so a chain with an expr parameter never resumed.
+    obj = _expr_objective()
+    before = obj.fingerprint()
+    obj.logpost(np.array([1.0, 0.9]))
+    obj.residuals(np.array([1.1, 0.4]))
+    assert obj.fingerprint() == before
+    other = _expr_objective()
+    other.parameters["D_cm2_s"].set(expr="3 * D_half")
+    assert other.fingerprint() != before

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from fitting_sim import TWO_VALLEYS, linear_widths
 
 from fitdiff.fitting import (
     BallisticModel,
@@ -20,6 +19,7 @@ from fitdiff.fitting import (
     least_squares,
     make_parameters,
 )
+from fitdiff.testing import TWO_VALLEYS, linear_widths
 
 
 def _within_3_sigma(fit, truth: dict):

@@ -12,10 +12,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from fitting_sim import linear_widths, write_linear_analysis
 
 from fitdiff.errors import FitError
 from fitdiff.fitting import LinearModel, Normal, Objective, WidthsData, make_parameters, sample
+from fitdiff.testing import linear_widths, write_linear_analysis
 
 HERE = Path(__file__).resolve().parent
 

@@ -119,7 +119,10 @@ def make_run(run_dir: Path, *, steps: int = 300, with_chain: bool = True) -> dic
     (run_dir / "provenance.json").write_text(
         json.dumps(
             {
-                "inputs": [{"path": str(tmp_input), "sha256": sha}],
+                # The shape fitdiff.pipeline writes (fitdiff.inputs.file_records).
+                "inputs": [
+                    {"path": str(tmp_input), "sha256": sha, "dataset": "data", "kind": "file"}
+                ],
                 "versions": {
                     "fitdiff": "0.1.0",
                     "numpy": np.__version__,
@@ -135,8 +138,17 @@ def make_run(run_dir: Path, *, steps: int = 300, with_chain: bool = True) -> dic
     (run_dir / "analysis.json").write_text(
         json.dumps(
             {
-                "data": {"file": str(tmp_input), "t_ps_per_px": 2.0},
-                "model": {"name": "linear"},
+                # The shape fitdiff.analysis writes (the resolved configuration).
+                "datasets": [
+                    {
+                        "label": "data",
+                        "file": str(tmp_input),
+                        "calibration": {"t_ps_per_px": 2.0},
+                        "values": {},
+                        "parameters": {},
+                    }
+                ],
+                "model": {"kind": "linear", "noise_inflation": False},
                 "sample": {"walkers": 16, "steps": steps, "seed": SEED},
             }
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -266,7 +267,7 @@ def test_raw_image_uses_the_loader_and_calibration(tmp_path, monkeypatch):
     monkeypatch.setattr(fitdiff.io, "load", fake_load, raising=False)
     paths = write_report(run_dir)
     assert "figures/raw_image.png" in paths
-    assert calls["calibration"] == {"t_ps_per_px": 2.0}  # from analysis.json [data]
+    assert calls["calibration"] == {"t_ps_per_px": 2.0}  # analysis.json datasets[0]
     assert calls["path"].name == "streak_input.img"
 
 
@@ -277,3 +278,35 @@ def test_raw_image_skipped_with_a_note_when_the_input_is_gone(tmp_path):
     assert "figures/raw_image.png" not in paths
     md = paths["report.md"].read_text(encoding="utf-8")
     assert f"Raw image skipped: the input {truth['input']} is not found from here." in md
+
+
+@pytest.mark.filterwarnings("ignore:.*x_um_per_px overrides the file's own x calibration")
+def test_raw_image_of_a_pipeline_run_uses_the_analysis_calibration(tmp_path, monkeypatch):
+    # Regression: the writer read analysis.json["data"], which the pipeline never writes (it
+    # writes datasets[i].calibration), so x_um_per_px = 0.05 was ignored and the raw image
+    # drawn on the file's own axis. The run is built by the pipeline itself.
+    from fitdiff.pipeline import run
+
+    examples = Path(__file__).resolve().parents[2] / "data" / "examples"
+    shutil.copy(examples / "streak_100K.img", tmp_path / "streak.img")
+    toml = tmp_path / "analysis.toml"
+    toml.write_text(
+        '[data]\nfile = "streak.img"\ncalibration = { x_um_per_px = 0.05 }\n'
+        '[extract]\nbin_t = 4\n[model]\nkind = "linear"\n[report]\ncorner = false\n',
+        encoding="utf-8",
+    )
+    run(toml, tmp_path / "RUN", quiet=True)
+    real_load, seen = fitdiff.io.load, []
+
+    def recording_load(path, **calibration):
+        m = real_load(path, **calibration)
+        seen.append((calibration, m))
+        return m
+
+    monkeypatch.setattr(fitdiff.io, "load", recording_load)
+    paths = write_report(tmp_path / "RUN")
+    assert "figures/raw_image.png" in paths
+    ((calibration, m),) = seen
+    assert calibration == {"x_um_per_px": 0.05}
+    # 0.05 µm per pixel, as set, whatever the file's own header says
+    assert float(np.diff(m.coords["x"])[0]) == pytest.approx(0.05, rel=1e-9, abs=0)

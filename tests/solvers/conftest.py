@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from solver_cases import three_valley, two_valley
 
 from fitdiff.solvers import ValleyModel
+from fitdiff.testing import three_valley, two_valley
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from solver_cases import three_valley, two_valley
 
 from fitdiff.errors import ConfigError, ModelError
 from fitdiff.solvers import ValleyModel
+from fitdiff.testing import three_valley, two_valley
 from fitdiff.units import KB_MEV_PER_K
 
 
@@ -41,7 +41,7 @@ def test_from_toml_errors_name_the_file(tmp_path):
     ("patch", "message"),
     [
         ({"T_K": -1.0}, r"'T_K': must be > 0"),
-        ({"colour": 1}, r"unknown model key\(s\) colour"),
+        ({"colour": 1}, r"colour: unknown model key \(allowed: T_K, valley"),
         ({"source": {"w0_um": 0.0}}, r"'source\.w0_um': must be > 0"),
         ({"source": {"valley": "XX"}}, r"source\.valley 'XX' is not a valley"),
         ({"time": {"t_ps": [0, 10]}}, r"'time\.t_ps': must be \[start, stop, count\]"),

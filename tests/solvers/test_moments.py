@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
-from solver_cases import three_valley, two_valley
 
 from fitdiff.solvers import ValleyModel, solve_moments
 from fitdiff.solvers.linear import pulse_derivatives
+from fitdiff.testing import three_valley, two_valley
 from fitdiff.units import UM2_PS_PER_CM2_S
 
 T = np.linspace(0.0, 200.0, 201)
@@ -132,7 +132,7 @@ def test_analytic_D_matches_finite_differences(model3):
 
 
 def test_negative_diffusion_of_the_bright_minority():
-    # documented case (solver_cases.two_valley): fast bright KK 10 meV above slow dark KKp
+    # documented case (fitdiff.testing.two_valley): fast bright KK 10 meV above slow dark KKp
     m = ValleyModel.from_dict(two_valley())
     t = np.linspace(0.0, 300.0, 3001)
     sol = solve_moments(m, t)

@@ -117,7 +117,11 @@ def test_example_model_renders(tmp_path):
     ("content", "args", "message"),
     [
         (SMALL, ["-o", "x.xyz"], r"unknown suffix '\.xyz'; use \.csv, \.tif, \.tiff or \.img"),
-        (SMALL.replace("w0_um", "w0_nm"), ["-o", "x.csv"], r"unknown model key\(s\) source\.w0_nm"),
+        (
+            SMALL.replace("w0_um", "w0_nm"),
+            ["-o", "x.csv"],
+            r"source\.w0_nm: unknown model key \(allowed: valley, w0_um",
+        ),
         (SMALL.replace("T_K = 20.0", "T_K = -3.0"), ["-o", "x.csv"], r"'T_K': must be > 0"),
         (
             SMALL.replace("[time]\nt_ps = [0.0, 60.0, 31]\n", ""),

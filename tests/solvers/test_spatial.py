@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from solver_cases import two_valley
 
 from fitdiff.errors import ModelError
 from fitdiff.solvers import ValleyModel, solve_moments, solve_spatial
+from fitdiff.testing import two_valley
 from fitdiff.units import UM2_PS_PER_CM2_S
 
 R = np.linspace(0.0, 8.0, 1601)

@@ -1,0 +1,104 @@
+"""The data of an analysis: its tables read (or extracted from images), its covariance files
+checked, and the datasets joined with the model and parameters into one objective.
+
+File reading happens here, at the orchestration layer, so that :mod:`fitdiff.fitting` never
+reads files.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..errors import ConfigError, FitdiffError, LoadError
+from ..fitting import DiffusivityData, KineticsData, Objective, Term, WidthsData
+from .covariance import read_covariance
+from .schema import Analysis
+
+
+def _read_table(path: str, where: str) -> pd.DataFrame:
+    from ..extract import read_table_csv
+
+    try:
+        return read_table_csv(path)
+    except FitdiffError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise LoadError(f"{where}: cannot read table {path}: {exc}") from None
+
+
+def load_tables(analysis: Analysis, widths=None) -> dict[str, dict[str, pd.DataFrame]]:
+    """Read (or extract) every dataset's tables: ``{label: {"widths"|"pl"|"table": df}}``.
+
+    Parameters
+    ----------
+    widths : DataFrame or dict of str to DataFrame, optional
+        Already-extracted widths tables (single dataset, or per label); they replace reading
+        ``widths`` files or extracting ``file`` images.
+    """
+    if widths is not None and not isinstance(widths, dict):
+        widths = {analysis.labels[0]: widths}
+    widths = widths or {}
+    out = {}
+    for i, d in enumerate(analysis.config["datasets"]):
+        where = "data" if d["label"] == "data" else f"dataset[{i}]"
+        tables = {}
+        if d["label"] in widths:
+            tables["widths"] = widths[d["label"]]
+        elif "widths" in d:
+            tables["widths"] = _read_table(d["widths"], f"{where}.widths")
+        elif "file" in d:
+            from .. import io
+            from ..extract import extract_widths
+
+            m = io.load(d["file"], **d["calibration"])
+            tables["widths"] = extract_widths(m, **analysis.config["extract"])
+        if "pl" in d:
+            tables["pl"] = _read_table(d["pl"], f"{where}.pl")
+        elif "file" in d and analysis.model.kind == "valleys":
+            tables["pl"] = tables["widths"]  # extract_widths also gives intensity(t)
+        if "table" in d:
+            tables["table"] = _read_table(d["table"], f"{where}.table")
+        out[d["label"]] = tables
+    return out
+
+
+def build_objective(analysis: Analysis, tables: dict) -> Objective:
+    """Datasets from ``tables`` (see :func:`load_tables`) joined into one objective."""
+    cfg = analysis.config
+    wanted = {
+        "linear": ("widths",),
+        "ballistic": ("widths",),
+        "diffusivity": ("table",),
+        "valleys": tuple(cfg["model"].get("observables", ())),
+    }[analysis.model.kind]
+    terms = []
+    for i, d in enumerate(cfg["datasets"]):
+        label = d["label"]
+        where = "data" if label == "data" else f"dataset[{i}]"
+        t_range = d.get("t_range_ps", cfg["fit"].get("t_range_ps"))
+        T_range = d.get("T_range_K", cfg["fit"].get("T_range_K"))
+        tabs = tables.get(label, {})
+        for kind in wanted:
+            if kind not in tabs:
+                continue
+            tag = label if len(wanted) == 1 else f"{label}_{kind}"
+            try:
+                if kind == "widths":
+                    cov = (
+                        read_covariance(d["covariance"], f"{where}.covariance")
+                        if "covariance" in d
+                        else None
+                    )
+                    data = WidthsData.from_frame(tabs[kind], t_range_ps=t_range, cov=cov, label=tag)
+                elif kind == "pl":
+                    data = KineticsData.from_frame(tabs[kind], t_range_ps=t_range, label=tag)
+                else:
+                    data = DiffusivityData.from_frame(tabs[kind], T_range_K=T_range, label=tag)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}.{kind}: {exc}") from None
+            terms.append(
+                Term(analysis.model, data, dict(analysis.mappings[label]), analysis.ln_f.get(label))
+            )
+    if not terms:
+        raise ConfigError(f"data: no table matches the model's observables {list(wanted)}")
+    return Objective.from_terms(terms, analysis.parameters, analysis.priors)
