@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from fitting_sim import linear_widths
 
 from fitdiff.fitting import (
     LinearModel,
@@ -23,6 +22,7 @@ from fitdiff.fitting.quality import (
     prior_width_ratios,
 )
 from fitdiff.fitting.sampling import sample
+from fitdiff.testing import linear_widths
 
 
 def test_chi2_p_value_threshold_two_dof():
