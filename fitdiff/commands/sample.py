@@ -54,8 +54,6 @@ def _main(args: argparse.Namespace) -> int:
     )
     for w in post.warnings:
         print(f"fitdiff sample: warning: {w}", file=sys.stderr)
-    if args.quiet:
-        return 0
     summary = post.summary()
     print(
         f"walkers = {post.walkers}, steps = {post.steps}, burn = {post.burn}, "
