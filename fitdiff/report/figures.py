@@ -533,8 +533,10 @@ def _binned(values: np.ndarray, coords: np.ndarray, max_px: int, axis: int):
 #: spreading stays visible after the PL has decayed; ``log`` shows counts on a log scale;
 #: ``linear`` the counts as they are.
 RAW_SCALES = ("row", "log", "linear")
-#: Rows whose peak is below this fraction of the brightest row's are blank in ``row`` scale.
-ROW_MIN_PEAK = 0.05
+#: In ``row`` scale a row is blank unless its peak stands this many Poisson standard
+#: deviations above the row's median (background): rows without signal would be noise scaled
+#: to 1.
+ROW_MIN_CONTRAST = 5.0
 
 
 def _scaled(img: np.ndarray, scale: str):
@@ -544,9 +546,10 @@ def _scaled(img: np.ndarray, scale: str):
     if scale == "row":
         with np.errstate(invalid="ignore", divide="ignore"):
             peak = np.nanmax(img, axis=1, keepdims=True)
-            # Rows without signal (before the pulse, after the PL) would become noise scaled
-            # to 1: left blank below ROW_MIN_PEAK of the image's brightest row.
-            signal = peak > ROW_MIN_PEAK * np.nanmax(peak)
+            # Rows without signal (before the pulse) would become noise scaled to 1: blank
+            # unless the peak stands ROW_MIN_CONTRAST Poisson SDs above the row's background.
+            base = np.nanmedian(img, axis=1, keepdims=True)
+            signal = peak - base > ROW_MIN_CONTRAST * np.sqrt(np.maximum(np.abs(base), 1.0))
             values = np.where(signal, img / peak, np.nan)
         return values, None, "counts / row maximum"
     if scale == "log":
@@ -583,7 +586,8 @@ def raw_image_figure(
         Frames of a stack shown, evenly spaced in time.
     scale : {"row", "log", "linear"}
         Colour scale of a streak (:data:`RAW_SCALES`); default ``row`` (each time row divided
-        by its maximum; rows below ``ROW_MIN_PEAK`` of the brightest are blank).
+        by its maximum; rows whose peak does not stand ``ROW_MIN_CONTRAST`` Poisson SDs above their median are
+        blank).
     """
     if scale not in RAW_SCALES:
         raise ValueError(f"raw image scale {scale!r}; allowed {', '.join(RAW_SCALES)}")
@@ -623,7 +627,13 @@ def raw_image_figure(
             )
             ax.plot(ok["center_um"] + sigma, ok["t_ps"], color="#ff7f0e", lw=1.0, ls="--")
             # Below the axes, off the image.
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2, frameon=False)
+            ax.legend(
+                loc="upper center",
+                bbox_to_anchor=(0.5, -0.13),
+                ncols=2,
+                facecolor="0.35",  # the white centre line needs a dark background
+                labelcolor="white",
+            )
         ax.set_xlabel(axis_label(other, m.units.get(other, "px")))
         ax.set_ylabel(axis_label(tdim, m.units.get(tdim, "px")))
         what = {"row": ", each row / its maximum", "log": ", log scale"}.get(scale, "")
