@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 import traceback
+import warnings
 
 from .errors import FitdiffError
 
@@ -61,13 +62,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_printer(command: str):
+    """``warnings.showwarning`` replacement: ``fitdiff <command>: warning: <message>``.
+
+    A user needs the message, not the Python file and line that raised it.
+    """
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"fitdiff {command}: warning: {message}", file=sys.stderr if file is None else file)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (also used by the console script)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Deprecated spellings warn while parsing, before the command's name is known: hold them.
+    with warnings.catch_warnings(record=True) as parse_warnings:
+        warnings.simplefilter("always")
+        args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_printer(args.command)
+        for w in parse_warnings:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         status = args.func(args)
     except FitdiffError as exc:

@@ -44,3 +44,11 @@ class MissingExtraError(FitdiffError, ImportError):
         )
         self.package = package
         self.extra = extra
+
+
+class FitdiffDeprecationWarning(FutureWarning):
+    """An old spelling (option, keyword, configuration key) that still works but will go.
+
+    A :class:`FutureWarning` so that it is shown to users by default (``DeprecationWarning``
+    is hidden outside ``__main__``).
+    """

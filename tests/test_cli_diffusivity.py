@@ -47,11 +47,55 @@ def test_writes_csv(tmp_path, capsys):
     assert table.valid.tolist() == [False, False, True, True]
 
 
-def test_range_is_start_stop_count(tmp_path):
+def test_range_start_stop_Nn_is_a_count(tmp_path):
     out = tmp_path / "dT.csv"
-    assert main(["diffusivity", "--T-K", "4:300:5", "-o", str(out)]) == 0
-    # start:stop:count, inclusive (fitdiff.commands._args.float_list): 4, 78, 152, 226, 300
+    assert main(["diffusivity", "--T-K", "4:300:5n", "-o", str(out)]) == 0
+    # issue 12 item 16: start:stop:Nn is N values, both ends included: 4, 78, 152, 226, 300
     np.testing.assert_allclose(pd.read_csv(out).T_K, [4, 78, 152, 226, 300], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # issue 12 item 16: start:stop:step reads as a physicist writes it (step 50 K; 300 is
+        # not on the grid 4 + 50 k, so it is not included)
+        ("4:300:50", [4, 54, 104, 154, 204, 254]),
+        # a stop on the grid is included, also after 0.1-steps' round-off
+        ("10:300:10", np.arange(10, 301, 10)),
+        ("0.1:0.5:0.1", [0.1, 0.2, 0.3, 0.4, 0.5]),
+        ("5:5:1", [5]),
+    ],
+)
+def test_range_start_stop_step(text, expected):
+    from fitdiff.commands._args import float_list
+
+    np.testing.assert_allclose(float_list(text), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_T_K_help_says_step_and_count(capsys):
+    with pytest.raises(SystemExit):
+        main(["diffusivity", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "start:stop:step" in text and "start:stop:Nn" in text
+
+
+def test_method_classical_is_delta_D_zero(tmp_path):
+    # issue 12 item 15: --method accepts "classical" as fits do; delta_D = 0, D = D_classical
+    out = tmp_path / "dT.csv"
+    assert main(["diffusivity", "--T-K", "20,100", "--method", "classical", "-o", str(out)]) == 0
+    table = pd.read_csv(out)
+    np.testing.assert_allclose(table.delta_D_cm2_s, 0.0, rtol=0, atol=0)
+    # fitdiff.physics.d_classical is the independent closed form (seed 000 eq. 4)
+    p = physics.resolve_parameters()
+    expected = physics.d_classical(
+        np.array([20.0, 100.0]),
+        xi_eV=p["xi_eV"],
+        M_m0=p["M_m0"],
+        rho_g_cm2=p["rho_g_cm2"],
+        s_cm_s=p["s_cm_s"],
+        tau_dis_ps=p["tau_dis_ps"],
+    )
+    np.testing.assert_allclose(table.D_cm2_s, expected, rtol=1e-9, atol=0)
 
 
 def test_material_and_overrides(tmp_path):
@@ -71,7 +115,9 @@ def test_material_and_overrides(tmp_path):
     [
         (["--T-K", "4,0"], r"--T-K: temperatures must be > 0 K \(allowed \(0, inf\)\); got 0"),
         (["--T-K=-5:10:3"], r"--T-K: temperatures must be > 0 K"),
-        (["--T-K", "4:x"], r"argument --T-K: expected comma-separated numbers or start:stop:count"),
+        (["--T-K", "4:x"], r"argument --T-K: expected a,b,c; start:stop:step"),
+        (["--T-K", "4:300:0"], r"argument --T-K: range '4:300:0': the step must be > 0"),
+        (["--T-K", "300:4:5"], r"argument --T-K: range '300:4:5': need finite start <= stop"),
         (["--T-K", "4", "--M-m0", "0"], r"--M-m0 = 0 is outside the allowed range \(0, inf\)"),
         (["--T-K", "4", "--M-m0", "-1"], r"--M-m0 = -1 is outside the allowed range"),
         (["--T-K", "4", "--rho-g-cm2=-4e-7"], r"--rho-g-cm2 = -4e-07 is outside the allowed range"),

@@ -42,6 +42,12 @@ def param_spec(info: ParameterInfo, specs: list[tuple[str, dict]]) -> tuple[dict
             prior, prior_where = prior_from_dict(spec["prior"], f"{where}.prior"), f"{where}.prior"
             if "vary" not in spec:
                 out["vary"] = True
+    # The rule of DESIGN.md: written into [parameters] means free, unless vary = false or an
+    # expr says otherwise; a parameter not mentioned keeps the model's default.
+    if any(spec for _, spec in specs) and not any(
+        "vary" in spec or "expr" in spec for _, spec in specs
+    ):
+        out["vary"] = True
     if not out["min"] < out["max"]:
         raise ConfigError(f"{where}: min ({out['min']}) must be < max ({out['max']})")
     if prior is not None:

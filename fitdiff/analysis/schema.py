@@ -20,7 +20,8 @@ Schema (every section is optional except ``[model]`` and the data; unknown keys 
 
     [extract]                    # keywords of fitdiff.extract.extract_widths (used with `file`)
     method = "gauss"             # "gauss" | "moment"; other keys passed through unchanged:
-                                 #   t_range_ps, x_range_um, bin_t, bin_x, background, noise, t0_ps
+                                 #   t_range_ps, x_range_um, bin_t, bin_x, background, noise,
+                                 #   time_zero_ps (number or "rise"; t0_ps: deprecated)
 
     [transient]                  # keywords of fitdiff.extract.transient_diffusion (pipeline)
     window = 7                   # also: t_range_ps, method = "local" | "savgol"
@@ -76,6 +77,7 @@ Schema (every section is optional except ``[model]`` and the data; unknown keys 
     figures = true
     corner = true
     dpi = 150
+    raw_scale = "row"            # raw streak colours: "row" (each row / its max), "log", "linear"
 
 Global fits over several measurements use ``[[dataset]]`` tables instead of ``[data]``::
 
@@ -160,7 +162,9 @@ _EVIDENCE_DEFAULTS = {
     "bound": "multi",
     "sample": "auto",
 }
-_REPORT_KEYS = ("title", "formats", "figures", "corner", "dpi")
+_REPORT_KEYS = ("title", "formats", "figures", "corner", "dpi", "raw_scale")
+#: Colour scales of the raw streak (fitdiff.report.figures.RAW_SCALES).
+_RAW_SCALES = ("row", "log", "linear")
 _TRANSIENT_KEYS = ("window", "t_range_ps", "method")
 #: noise-inflation parameter added by ``[model] noise_inflation = true`` (PHYSICS.md §4)
 LN_F = ParameterInfo("ln_f", "", -3.0, -20.0, 3.0, True, "ln of the fractional noise inflation")
@@ -515,4 +519,8 @@ def _report(cfg) -> dict:
             boolean(out[key], f"report.{key}")
     if "dpi" in out:
         number(out["dpi"], "report.dpi", lo=10, hi=1200, integer=True)
+    if "raw_scale" in out and out["raw_scale"] not in _RAW_SCALES:
+        raise ConfigError(
+            f"report.raw_scale: {out['raw_scale']!r}; allowed {', '.join(_RAW_SCALES)}"
+        )
     return out

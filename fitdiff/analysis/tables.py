@@ -7,6 +7,10 @@ reads files.
 
 from __future__ import annotations
 
+import copy
+
+import lmfit
+import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, FitdiffError, LoadError
@@ -107,4 +111,34 @@ def build_objective(analysis: Analysis, tables: dict) -> Objective:
             )
     if not terms:
         raise ConfigError(f"data: no table matches the model's observables {list(wanted)}")
-    return Objective.from_terms(terms, analysis.parameters, analysis.priors)
+    params = analysis.parameters
+    if analysis.model.kind == "valleys" and "pl_scale" not in analysis.raw.get("parameters", {}):
+        params = free_pl_scale(terms, params)
+    return Objective.from_terms(terms, params, analysis.priors)
+
+
+def free_pl_scale(terms: list[Term], params: lmfit.Parameters) -> lmfit.Parameters:
+    """Free the PL amplitude ``pl_scale`` where PL(t) is fitted, started at its optimum.
+
+    PL is recorded in arbitrary counts, so a fixed amplitude of 1 compares model excitons/ps
+    with counts (χ²/ν in the thousands). The model is linear in the amplitude, so its
+    weighted least-squares value for the start parameters is exact:
+    s = Σ y m / σ² / Σ m² / σ² (m: the model PL at s = 1). A ``[parameters.pl_scale]`` table
+    in the analysis overrides all of this; without PL data the amplitude stays fixed (the
+    data do not constrain it).
+    """
+    params = copy.deepcopy(params)
+    values = {name: p.value for name, p in params.items()}
+    for term in terms:
+        name = term.mapping.get("pl_scale")
+        if name is None or term.data.kind != "pl" or params[name].expr:
+            continue
+        m = np.asarray(
+            term.model.predict({**term.model_values(values), "pl_scale": 1.0}, term.data), float
+        )
+        w = 1.0 / term.data.y_err**2
+        denominator = float(np.sum(w * m * m))
+        if denominator > 0 and np.isfinite(denominator):
+            scale = float(np.sum(w * term.data.y * m)) / denominator
+            params[name].set(value=max(scale, 1e-300), vary=True)
+    return params

@@ -19,7 +19,7 @@ Reliability, in the order it matters:
   (:func:`fitdiff.inputs.run_inputs`: the resolved configuration with the overrides, the
   content of every file it references — measurement, covariance, ``pl``, ``table``, the
   valley MODEL.toml — and the fitdiff version) and whose stage records check every output;
-  a measurement of which no stage ran is ``skipped``. The campaign keeps no completion
+  a measurement of which no stage ran is ``reused``. The campaign keeps no completion
   marker of its own; ``batch.json`` beside the outputs only records the row and the digest
   of the run inputs.
 

@@ -57,7 +57,7 @@ def run_measurement(task: Task) -> dict[str, Any]:
     (:func:`fitdiff.inputs.run_inputs`: the resolved configuration, the content of every file
     it references, the fitdiff version), so a changed covariance, table or MODEL.toml redoes
     the stages that read it and nothing changed redoes nothing. A measurement of which no stage
-    ran is ``skipped``; the campaign keeps no record of completeness of its own.
+    ran is ``reused``; the campaign keeps no record of completeness of its own.
 
     The row holds ``measurement, status, error``, the values, the fitted parameters with their
     errors (from ``results.json``), ``run_time_s`` and ``run_dir``; a failure's traceback rides
@@ -83,7 +83,7 @@ def run_measurement(task: Task) -> dict[str, Any]:
             task.analysis, task.run_dir, force=task.force, quiet=True, overrides=spec.overrides
         )
         if not summary.ran:
-            row["status"] = "skipped"
+            row["status"] = "reused"
         row.update(fit_columns(task.run_dir))
         row["run_time_s"] = time.perf_counter() - started
         row["run_dir"] = str(task.run_dir)

@@ -57,7 +57,7 @@ class CampaignResult:
     global_error: str = ""
 
     def count(self, status: str) -> int:
-        """Number of measurements with ``status`` (``ok``, ``failed`` or ``skipped``)."""
+        """Number of measurements with ``status`` (``ok``, ``failed`` or ``reused``)."""
         return int((self.summary["status"] == status).sum())
 
     @property
@@ -90,7 +90,7 @@ def run_campaign(
     force : bool
         Redo every measurement even when complete.
     progress : bool
-        Show a progress bar on stderr (counts of ok/failed/skipped, ETA).
+        Show a progress bar on stderr (counts of ok/failed/reused, ETA).
     task : callable
         The per-measurement function (picklable), :func:`run_measurement` unless testing.
 
@@ -127,10 +127,10 @@ def run_campaign(
             )
         result.seconds = time.perf_counter() - started
         log.info(
-            "done in %.1f s: %d ok, %d skipped, %d failed",
+            "done in %.1f s: %d ok, %d reused, %d failed",
             result.seconds,
             result.count("ok"),
-            result.count("skipped"),
+            result.count("reused"),
             result.count("failed"),
         )
         return result
@@ -167,7 +167,7 @@ def _execute(tasks: list[Task], executor, fn, retries: int, progress: bool) -> d
         )
     rows: dict[str, dict] = {}
     attempts = {t.spec.measurement: 0 for t in tasks}
-    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    counts = {"ok": 0, "failed": 0, "reused": 0}
     bar = tqdm(
         total=len(tasks),
         desc="fitdiff batch",
@@ -260,7 +260,7 @@ def _record(rows, counts, bar, t: Task, row: dict, attempts) -> None:
     tb = row.pop("_traceback", None)
     row = {**t.spec.values, **row}
     # crashed attempts plus the one that produced this row (a crash-failed row carries its own)
-    row.setdefault("attempts", attempts[t.spec.measurement] + (row["status"] != "skipped"))
+    row.setdefault("attempts", attempts[t.spec.measurement] + (row["status"] != "reused"))
     rows[t.spec.measurement] = row
     counts[row["status"]] = counts.get(row["status"], 0) + 1
     if row["status"] == "failed":

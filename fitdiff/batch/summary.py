@@ -20,16 +20,36 @@ log = logging.getLogger("fitdiff.batch")
 
 
 def summary_frame(campaign: Campaign, rows: dict[str, dict]):
-    """One row per measurement in campaign order; fixed columns first, fit columns after."""
+    """One row per measurement, sorted by the value columns (numbers as numbers: 75 K before
+    100 K), then in campaign order; fixed columns first, fit columns after."""
     import pandas as pd
 
-    ordered = [rows[s.measurement] for s in campaign.measurements]
+    order = sorted(
+        range(len(campaign.measurements)),
+        key=lambda i: (
+            tuple(_sort_key(campaign.measurements[i].values.get(n)) for n in campaign.value_names),
+            i,
+        ),
+    )
+    ordered = [rows[campaign.measurements[i].measurement] for i in order]
     lead = ["measurement", "status", "error", *campaign.value_names]
     tail = ["redchi", "run_time_s", "attempts", "run_dir"]
     middle: dict[str, None] = {}
     for row in ordered:
         middle.update(dict.fromkeys(k for k in row if k not in lead and k not in tail))
     return pd.DataFrame(ordered, columns=[*lead, *middle, *tail])
+
+
+def _sort_key(value) -> tuple:
+    """Numbers first in numeric order, then text, then missing values."""
+    if isinstance(value, bool) or value is None:
+        return (2, "")
+    if isinstance(value, (int, float)):
+        return (0, float(value))
+    try:
+        return (0, float(str(value)))
+    except ValueError:
+        return (1, str(value))
 
 
 def write_csv(frame, path: Path) -> None:
@@ -45,7 +65,7 @@ def run_global(campaign: Campaign, summary, gdir: Path, force: bool) -> tuple[An
     campaign : Campaign
         With a ``global_fit`` section.
     summary : pandas.DataFrame
-        The campaign summary; rows ``ok`` or ``skipped`` enter the fit.
+        The campaign summary; rows ``ok`` or ``reused`` enter the fit.
     gdir : pathlib.Path
         The global fit's run directory (its input ``table.csv`` goes there too).
     force : bool
@@ -60,7 +80,7 @@ def run_global(campaign: Campaign, summary, gdir: Path, force: bool) -> tuple[An
     spec = campaign.global_fit
     x, y = spec["x"], spec["y"]
     y_err = _err_column(y, summary)
-    done = summary[summary["status"].isin(["ok", "skipped"])]
+    done = summary[summary["status"].isin(["ok", "reused"])]
     try:
         for col in (y, y_err):
             if col not in done.columns:

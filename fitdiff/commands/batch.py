@@ -56,7 +56,7 @@ def _main(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(
             f"fitdiff batch: {len(result.summary)} measurements in {result.seconds:.1f} s: "
-            f"{result.count('ok')} ok, {result.count('skipped')} skipped, "
+            f"{result.count('ok')} ok, {result.count('reused')} reused, "
             f"{result.count('failed')} failed",
             file=sys.stderr,
         )

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import ConfigError, ModelError
-from ._args import float_list
+from ._args import LIST_HELP, add_out_flag, add_quiet_flag, float_list
 
 #: Command-line flag -> parameter name of fitdiff.physics.PARAMETERS.
 FLAGS = {
@@ -45,14 +45,18 @@ def register(subparsers) -> None:
         type=float_list,
         required=True,
         metavar="LIST",
-        help="temperatures in K: a,b,c or start:stop:count (inclusive)",
+        help=f"temperatures in K: {LIST_HELP}",
     )
-    p.add_argument("--material", help="preset from data/materials.toml (e.g. typical-tmdc, WSe2)")
+    p.add_argument(
+        "--material",
+        help="material preset shipped with fitdiff (typical-tmdc, WSe2, MoSe2, WS2, MoS2)",
+    )
     p.add_argument(
         "--method",
-        choices=("log", "cooperon"),
+        choices=("classical", "log", "cooperon"),
         default="log",
-        help="delta_D by seed eq. (9) ('log') or the averaged Cooperon integral",
+        help="delta_D = 0 ('classical'), by seed eq. (9) ('log') or by the averaged Cooperon "
+        "integral, as [model] method of a D(T) fit",
     )
     for flag, name in FLAGS.items():
         par = PARAMETER_INDEX[name]
@@ -63,7 +67,8 @@ def register(subparsers) -> None:
             metavar=(par.unit if par.unit != "1" else "X").upper().replace("^", ""),
             help=f"{par.description} [{par.unit}], allowed {par.range_text()}",
         )
-    p.add_argument("-o", "--output", help="write the table as CSV here (default: print it)")
+    add_out_flag(p, "write the table as CSV here (default: print it)", required=False)
+    add_quiet_flag(p, "'wrote' line")
     p.set_defaults(func=run)
 
 
@@ -83,12 +88,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Compute the table; write it to ``--output`` or print it. Returns the exit status."""
+    """Compute the table; write it to ``-o/--out`` or print it. Returns the exit status."""
     from ..physics import diffusivity
 
     T = np.asarray(args.T_K, dtype=float)
     if T.size == 0:
-        raise ConfigError("--T-K: no temperatures given (use a,b,c or start:stop:count)")
+        raise ConfigError(f"--T-K: no temperatures given (use {LIST_HELP})")
     bad = ~np.isfinite(T) | (T <= 0)
     if np.any(bad):
         raise ConfigError(
@@ -98,10 +103,11 @@ def run(args: argparse.Namespace) -> int:
         table = diffusivity(T, material=args.material, method=args.method, **_overrides(args))
     except ModelError as exc:
         raise ConfigError(str(exc)) from None
-    if args.output:
-        with atomic_path(args.output) as tmp:
+    if args.out:
+        with atomic_path(args.out) as tmp:
             table.to_csv(tmp, index=False, float_format="%.10g")
-        print(f"wrote {len(table)} rows to {args.output}")
+        if not args.quiet:
+            print(f"wrote {len(table)} rows to {args.out}")
     else:
         sys.stdout.write(table.to_string(index=False, float_format=lambda v: f"{v:.5g}") + "\n")
     return 0

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ExtractionError
-from ._args import add_calibration_flags, calibration_kwargs, float_range
+from ._args import (
+    add_calibration_flags,
+    add_out_flag,
+    add_quiet_flag,
+    calibration_kwargs,
+    float_range,
+    require_out,
+)
 
 
 def register(subparsers) -> None:
@@ -16,7 +23,8 @@ def register(subparsers) -> None:
         description="Fit (or take moments of) every time slice; write the widths table.",
     )
     p.add_argument("file", help="measurement file (any format fitdiff.load reads)")
-    p.add_argument("-o", "--output", required=True, help="widths CSV to write")
+    add_out_flag(p, "widths CSV to write")
+    add_quiet_flag(p, "summary line")
     p.add_argument("--method", choices=("gauss", "moment"), default="gauss")
     p.add_argument(
         "--t-range-ps", type=float_range, metavar="A:B", help="time window in ps (after time zero)"
@@ -41,7 +49,8 @@ def register(subparsers) -> None:
         "--time-zero",
         default=None,
         metavar="rise|PS",
-        help="subtract this time zero (ps), or 'rise' for the PL half-rise",
+        help="subtract this time zero (ps; Python: time_zero_ps), or 'rise' for the PL "
+        "half-rise; not the time of the first row (--t-first-ps)",
     )
     p.add_argument("--gain", type=float, default=1.0, help="counts per photoelectron")
     p.add_argument("--read-noise", type=float, default=0.0, help="read noise SD in counts")
@@ -79,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from ..extract import extract_widths, write_table_csv
     from ..io import load
 
+    out = require_out(args)
     calibration = calibration_kwargs(args)
     m = load(args.file, **calibration)
     t0 = args.time_zero
@@ -100,13 +110,14 @@ def run(args: argparse.Namespace) -> int:
         background=_background(args.background, calibration),
         background_t_range_ps=args.background_t_range_ps,
         noise=noise,
-        t0_ps=t0,
+        time_zero_ps=t0,
         saturation=args.saturation,
         hot_pixel_sigma=args.hot_pixel_sigma,
         shape=args.shape,
         min_snr=args.min_snr,
     )
     df.attrs["settings"]["calibration"] = calibration
-    write_table_csv(df, args.output)
-    print(f"{args.file}: {len(df)} slices, {int(df['ok'].sum())} ok -> {args.output}")
+    write_table_csv(df, out)
+    if not args.quiet:
+        print(f"{args.file}: {len(df)} slices, {int(df['ok'].sum())} ok -> {out}")
     return 0

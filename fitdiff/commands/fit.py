@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from ._args import analysis_and_run_dir
@@ -20,6 +21,9 @@ def register(subparsers) -> None:
         ),
     )
     analysis_and_run_dir(parser)
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing on success but warnings"
+    )
     parser.set_defaults(func=_main)
 
 
@@ -41,6 +45,10 @@ def _main(args: argparse.Namespace) -> int:
         args.out,
         lambda: (run_fit(analysis, args.out), ["results.json", "best_fit.csv"]),
     )
+    for w in result.warnings:
+        print(f"fitdiff fit: warning: {w}", file=sys.stderr)
+    if args.quiet:
+        return 0
     print(
         f"chi2 = {result.chi2:.6g}, redchi = {result.redchi:.4g}, ndata = {result.ndata}, "
         f"nvarys = {result.nvarys}, success = {result.success}"
@@ -48,7 +56,5 @@ def _main(args: argparse.Namespace) -> int:
     for name in result.names:
         p = result.params[name]
         print(f"  {name} = {_fmt(p.value, p.stderr)} {result.units.get(name, '')}".rstrip())
-    for w in result.warnings:
-        print(f"warning: {w}")
     print(f"wrote {Path(args.out) / 'results.json'}")
     return 0

@@ -43,6 +43,8 @@ def _main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    for text in _fit_warnings(summary.run_dir):
+        print(f"fitdiff run: warning: {text}", file=sys.stderr)
     if not args.quiet:
         ran = ", ".join(summary.ran) or "none"
         reused = ", ".join(summary.reused) or "none"
@@ -53,3 +55,17 @@ def _main(args: argparse.Namespace) -> int:
         )
         print(summary.report_html)
     return 0
+
+
+def _fit_warnings(run_dir) -> list[str]:
+    """The fit-quality warnings recorded in RUN/results.json and RUN/posterior.json."""
+    import json
+    from pathlib import Path
+
+    out: list[str] = []
+    for name in ("results.json", "posterior.json"):
+        path = Path(run_dir) / name
+        if path.is_file():
+            record = json.loads(path.read_text(encoding="utf-8"))
+            out += [str(w) for w in record.get("warnings") or [] if str(w) not in out]
+    return out

@@ -52,6 +52,8 @@ def _main(args: argparse.Namespace) -> int:
         args.out,
         lambda: (run_sample(analysis, args.out, progress=progress), outputs),
     )
+    for w in post.warnings:
+        print(f"fitdiff sample: warning: {w}", file=sys.stderr)
     summary = post.summary()
     print(
         f"walkers = {post.walkers}, steps = {post.steps}, burn = {post.burn}, "

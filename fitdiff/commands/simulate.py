@@ -60,6 +60,7 @@ def register(subparsers) -> None:
         action="store_true",
         help="CSV curves without IRF and PSF (default: as measured)",
     )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no summary line on stderr")
     parser.set_defaults(func=_main)
 
 
@@ -136,10 +137,11 @@ def _main(args: argparse.Namespace) -> int:
             }
         )
         _write_csv(df, out)
-        print(
-            f"fitdiff simulate: {len(df)} times x {len(model.valleys)} valleys -> {out}",
-            file=sys.stderr,
-        )
+        if not args.quiet:
+            print(
+                f"fitdiff simulate: {len(df)} times x {len(model.valleys)} valleys -> {out}",
+                file=sys.stderr,
+            )
         return 0
     from ..atomic import write_json
     from ..io import save
@@ -169,10 +171,11 @@ def _main(args: argparse.Namespace) -> int:
         truth["curves"] = _spatial_frame(model, t, True).to_dict("list")
         truth["curves_intrinsic"] = _spatial_frame(model, t, False).to_dict("list")
     write_json(Path(f"{written}.truth.json"), truth)
-    print(
-        f"fitdiff simulate: {render.kind} {m.counts.shape} -> {written} (+ .truth.json)",
-        file=sys.stderr,
-    )
+    if not args.quiet:
+        print(
+            f"fitdiff simulate: {render.kind} {m.counts.shape} -> {written} (+ .truth.json)",
+            file=sys.stderr,
+        )
     return 0
 
 

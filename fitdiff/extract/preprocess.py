@@ -47,8 +47,19 @@ def orient(m: Measurement) -> Measurement:
     elif dims == {"t", "y", "x"}:
         order = ("t", "y", "x")
     else:
+        hint = ""
+        if "t" not in dims and dims == {"y", "x"}:
+            hint = (
+                "; the file has no time axis: if its rows are time (a streak image), give the "
+                "time step with --t-ps-per-px / t_ps_per_px"
+            )
+        elif "t" not in dims and "frame" in dims:
+            hint = (
+                "; the file has no time axis: give the time per frame with "
+                "--t-ps-per-frame / t_ps_per_frame"
+            )
         raise ExtractionError(
-            f"{where}: widths need dims ('t', 'x') or ('t', 'y', 'x'); it has {m.dims}"
+            f"{where}: widths need dims ('t', 'x') or ('t', 'y', 'x'); it has {m.dims}{hint}"
         )
     expected = {"t": "ps", "x": "um", "y": "um"}
     for d in order:
@@ -110,8 +121,8 @@ def time_zero_rise(t_ps: np.ndarray, pl: np.ndarray) -> float:
     i = int(above[0])
     if i == 0:
         raise ExtractionError(
-            "time_zero='rise': the PL is already above half its maximum in the first slice; "
-            "give t0_ps explicitly"
+            "time_zero_ps='rise': the PL is already above half its maximum in the first slice; "
+            "give time_zero_ps explicitly"
         )
     f = (half - smooth[i - 1]) / (smooth[i] - smooth[i - 1])
     return float(t_ps[i - 1] + f * (t_ps[i] - t_ps[i - 1]))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from ..errors import ExtractionError
+from ..errors import ExtractionError, FitdiffDeprecationWarning
 from ..io.measurement import Measurement
 from . import preprocess as pp
 from .fisher import pixel_area, predicted_errors
@@ -32,13 +34,14 @@ def extract_widths(
     background="fit",
     background_t_range_ps: tuple[float, float] | None = None,
     noise=None,
-    t0_ps: float | str | None = None,
+    time_zero_ps: float | str | None = None,
     saturation: float | None = None,
     hot_pixel_sigma: float | None = None,
     shape: str = "isotropic",
     min_snr: float = 5.0,
     edge_fraction: float = 0.1,
     max_iter: int = 60,
+    t0_ps: float | str | None = None,
 ) -> pd.DataFrame:
     """Squared width, centre, intensity and kurtosis of every time slice of ``m``.
 
@@ -62,9 +65,12 @@ def extract_widths(
         Pre-pulse window in ps (after the time-zero shift).
     noise : None, "poisson", "meta", dict or NoiseModel
         Pixel variance model (PHYSICS.md §1), evaluated at the model counts.
-    t0_ps : float, "rise" or None
+    time_zero_ps : float, "rise" or None
         Time zero in ps subtracted from the time axis, "rise" for the half-rise of the PL, or
         None to keep the file's axis. Slices before time zero get ``reason = "pre-pulse"``.
+        (Not the time of the first row, ``fitdiff.load(t_first_ps=...)``, nor the pulse
+        centre ``t0_ps`` of a MODEL.toml. The old keyword ``t0_ps`` still works, with a
+        :class:`~fitdiff.errors.FitdiffDeprecationWarning`.)
     saturation : float, optional
         Pixels at or above this many counts are masked.
     hot_pixel_sigma : float, optional
@@ -91,6 +97,16 @@ def extract_widths(
         from +x towards +y, each with its ``_err`` twin); ``attrs["settings"]`` records every
         setting.
     """
+    if t0_ps is not None:
+        if time_zero_ps is not None:
+            raise ExtractionError("give time_zero_ps only (t0_ps is its deprecated name)")
+        warnings.warn(
+            "extract_widths(t0_ps=...) is deprecated; use time_zero_ps (t0_ps names the pulse "
+            "centre of a MODEL.toml)",
+            FitdiffDeprecationWarning,
+            stacklevel=2,
+        )
+        time_zero_ps = t0_ps
     if method not in METHODS:
         raise ExtractionError(f"method = {method!r}; allowed {METHODS}")
     if shape not in SHAPES:
@@ -111,7 +127,7 @@ def extract_widths(
         bin_y=bin_y,
         background=background,
         background_t_range_ps=background_t_range_ps,
-        t0_ps=t0_ps,
+        time_zero_ps=time_zero_ps,
         saturation=saturation,
         hot_pixel_sigma=hot_pixel_sigma,
         noise=nm_pixel,
@@ -229,7 +245,7 @@ def prepare(
     bin_y,
     background,
     background_t_range_ps,
-    t0_ps,
+    time_zero_ps,
     saturation,
     hot_pixel_sigma,
     noise=None,
@@ -243,16 +259,18 @@ def prepare(
         counts = np.where(bad, 0.0, counts)
     t = m.coords["t"].copy()
     settings: dict = {}
-    if isinstance(t0_ps, str):
-        if t0_ps != "rise":
-            raise ExtractionError(f"t0_ps = {t0_ps!r}; allowed a number (ps), 'rise' or None")
+    if isinstance(time_zero_ps, str):
+        if time_zero_ps != "rise":
+            raise ExtractionError(
+                f"time_zero_ps = {time_zero_ps!r}; allowed a number (ps), 'rise' or None"
+            )
         t0 = pp.time_zero_rise(t, counts.reshape(len(t), -1).sum(axis=1))
-        settings["t0_rule"] = "half-rise of the 3-point-smoothed PL"
+        settings["time_zero_rule"] = "half-rise of the 3-point-smoothed PL"
     else:
-        t0 = None if t0_ps is None else float(t0_ps)
+        t0 = None if time_zero_ps is None else float(time_zero_ps)
     if t0 is not None:
         t = t - t0
-    settings["t0_ps"] = t0
+    settings["time_zero_ps"] = t0
     offset, bg_settings = pp.background_image(background, counts, bad, t, background_t_range_ps)
     settings.update(bg_settings)
     data = counts - offset if np.any(offset) else counts
@@ -573,8 +591,8 @@ def _reasons(prep, bad, snr, min_snr, out, coords, axes) -> np.ndarray:
     checks = [
         ((~bad).sum(axis=1) < 8, "masked: fewer than 8 usable pixels"),
         (
-            prep.t_ps < 0 if prep.settings.get("t0_ps") is not None else np.zeros(n, bool),
-            "pre-pulse (t < t0)",
+            prep.t_ps < 0 if prep.settings.get("time_zero_ps") is not None else np.zeros(n, bool),
+            "pre-pulse (t < time zero)",
         ),
         (~(snr >= min_snr), f"low signal: intensity/error < {min_snr:g}"),
         (~converged, "fit did not converge"),

@@ -63,22 +63,62 @@ class Dataset:
         return self.y.size
 
 
+#: Grid column → the configuration key of its window and its unit.
+_RANGE_KEYS = {"t_ps": ("t_range_ps", "ps"), "T_K": ("T_range_K", "K")}
+
+
 def _select(df: pd.DataFrame, cols: tuple[str, str, str], x_range, label: str):
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise ConfigError(
             f"dataset {label!r}: table lacks column(s) {missing} (has {list(df.columns)})"
         )
-    keep = np.isfinite(df[cols[0]].to_numpy(float)) & np.isfinite(df[cols[1]].to_numpy(float))
-    keep &= np.isfinite(df[cols[2]].to_numpy(float)) & (df[cols[2]].to_numpy(float) > 0)
-    if "ok" in df.columns:
-        keep &= df["ok"].astype(bool).to_numpy()
+    x = df[cols[0]].to_numpy(float)
+    finite = np.isfinite(x) & np.isfinite(df[cols[1]].to_numpy(float))
+    finite &= np.isfinite(df[cols[2]].to_numpy(float)) & (df[cols[2]].to_numpy(float) > 0)
+    ok = df["ok"].astype(bool).to_numpy() if "ok" in df.columns else np.ones(len(df), bool)
+    inside = np.ones(len(df), bool)
     if x_range is not None:
         lo, hi = x_range
-        x = df[cols[0]].to_numpy(float)
-        keep &= (x >= lo) & (x <= hi)
+        inside = (x >= lo) & (x <= hi)
+    keep = finite & ok & inside
+    if not keep.any():
+        raise ConfigError(_nothing_left(df, cols, x_range, label, finite, ok, inside))
     sub = df.loc[keep]
     return keep, tuple(sub[c].to_numpy(float) for c in cols)
+
+
+def _nothing_left(df, cols, x_range, label, finite, ok, inside) -> str:
+    """Why no row survived: counts per cause, the data's span and the key to change."""
+    key, unit = _RANGE_KEYS.get(cols[0], (f"{cols[0]} range", ""))
+    x = df[cols[0]].to_numpy(float)
+    usable = finite & ok
+    parts = [f"dataset {label!r}: no data points left after mask and range ({len(df)} rows"]
+    if (~ok).any():
+        reasons = ""
+        if "reason" in df.columns:
+            counts = df.loc[~ok, "reason"].astype(str).str.split(":").str[0].value_counts()
+            reasons = " (" + ", ".join(f"{n} {r}" for r, n in counts.items()) + ")"
+        parts.append(f"; {int((~ok).sum())} not ok{reasons}")
+    if (~finite).any():
+        parts.append(f"; {int((~finite).sum())} with non-finite values or errors <= 0")
+    if x_range is not None:
+        parts.append(
+            f"; {int((usable & ~inside).sum())} usable rows outside {key} = "
+            f"[{x_range[0]:g}, {x_range[1]:g}] {unit}".rstrip()
+        )
+    parts.append(")")
+    if usable.any():
+        parts.append(
+            f". The usable data span {x[usable].min():g}..{x[usable].max():g} {unit}".rstrip()
+        )
+        if x_range is not None:
+            parts.append(f": widen [fit] {key} (or the dataset's {key})")
+    elif np.isfinite(x).any():
+        parts.append(
+            f". The table spans {np.nanmin(x):g}..{np.nanmax(x):g} {unit} but no row is usable"
+        )
+    return "".join(parts)
 
 
 @dataclass

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import FitError, ModelError
 from .objective import Objective
+from .quality import chi2_warning
 from .results import FitResult
 
 
@@ -73,6 +74,9 @@ def least_squares(
     if covar is None or not res.errorbars:
         covar = None
         warnings.append("covariance unavailable (singular Jacobian or a parameter on a bound)")
+    chi2_note = chi2_warning(chi2, ndata, nvarys)
+    if chi2_note:
+        warnings.insert(0, chi2_note)
     aic = -2.0 * loglike + 2.0 * nvarys
     bic = -2.0 * loglike + nvarys * math.log(ndata)
     return FitResult(

@@ -147,6 +147,30 @@ def _column(values: dict, name: str, P: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(values[name], float), (P,))[:, None]
 
 
+#: Names of the D(T) parameters (PHYSICS.md §2) that :func:`diffusivity_cm2_s` reads.
+D_T_PARAMETER_NAMES = tuple(p.name for p in _D_T_PARAMETERS)
+
+
+def diffusivity_cm2_s(T_K, values: dict, method: str) -> np.ndarray:
+    """D(T) in cm²/s as the fits evaluate it, at any temperatures (e.g. a fine grid).
+
+    Parameters
+    ----------
+    T_K : array_like
+        Temperatures in K.
+    values : dict
+        Values of :data:`D_T_PARAMETER_NAMES` in their units (missing ones take the defaults).
+    method : {"classical", "log", "cooperon"}
+        As ``[model] method`` / ``diffusivity``.
+    """
+    if method not in _D_METHODS:
+        raise ConfigError(f"D(T) method {method!r} is not one of {_D_METHODS}")
+    full = {p.name: p.default for p in _D_T_PARAMETERS} | {
+        k: float(v) for k, v in values.items() if k in D_T_PARAMETER_NAMES
+    }
+    return _d_of_T(np.asarray(T_K, float), full, method)
+
+
 class LinearModel(ForwardModel):
     """Fick's law w²(t) = w0² + 4 D t (PHYSICS.md §1; seed 001 below eq. 3).
 

@@ -139,8 +139,9 @@ class Posterior:
     converged: bool
     message: str
     resumed_from: int = 0
-    #: prior standard deviation per free parameter (None: improper), for ``prior_width_ratio``
-    prior_widths: dict[str, float | None] = field(default_factory=dict)
+    #: Posterior 68 % width / prior 68 % width per parameter (:mod:`fitdiff.fitting.quality`).
+    prior_width_ratio: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ess(self) -> np.ndarray:
@@ -149,8 +150,8 @@ class Posterior:
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per parameter: percentiles, mean, sd, τ_int and ESS (emcee), ArviZ's R-hat and
-        bulk/tail ESS (walkers as chains), and ``prior_width_ratio`` = posterior sd / prior sd
-        (near 1: the data hardly constrain the parameter; None for an improper prior).
+        bulk/tail ESS (walkers as chains), and ``prior_width_ratio`` = posterior 68 % width / prior
+        68 % width (:mod:`fitdiff.fitting.quality`; near 1: the data hardly constrain it).
         """
         from .inference_data import arviz_diagnostics
 
@@ -161,14 +162,13 @@ class Posterior:
             q = np.percentile(x, list(_PERCENTILES.values()))
             row = {k: float(v) for k, v in zip(_PERCENTILES, q, strict=True)}
             sd = float(np.std(x, ddof=1))
-            width = self.prior_widths.get(n)
             row.update(
                 mean=float(np.mean(x)),
                 sd=sd,
                 tau_int=float(self.tau_int[i]),
                 ess=float(self.ess[i]),
                 **diagnostics[n],
-                prior_width_ratio=sd / width if width else None,
+                prior_width_ratio=self.prior_width_ratio.get(n),
                 unit=self.units.get(n, ""),
             )
             out[n] = row
@@ -181,6 +181,7 @@ class Posterior:
             "acceptance_fraction": self.acceptance_fraction,
             "converged": self.converged,
             "message": self.message,
+            "warnings": list(self.warnings),
             "steps": self.steps,
             "burn": self.burn,
             "thin": self.thin,

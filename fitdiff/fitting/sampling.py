@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import FitError
 from .objective import Objective
-from .prior_measure import prior_widths
+from .quality import annotate_posterior
 from .results import FitResult, Posterior
 
 _GROUP = "mcmc"
@@ -490,7 +490,7 @@ def _run(
     if done > steps:
         message += f"; stored chain has {done} steps, summarised over the first {steps}"
     message = f"{reason}; {message}"
-    return Posterior(
+    post = Posterior(
         names=list(objective.names),
         units=objective.units(),
         chain=chain,
@@ -506,5 +506,6 @@ def _run(
         converged=converged,
         message=message,
         resumed_from=int(done) if resume else 0,
-        prior_widths=prior_widths(objective),
     )
+    annotate_posterior(post, objective)  # posterior ≈ prior warnings (issue 12 item 5)
+    return post

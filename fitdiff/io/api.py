@@ -43,8 +43,9 @@ def load(
     x0_um: float | None = None,
     t_ps_per_px: float | None = None,
     t_ps_per_frame: float | None = None,
-    t0_ps: float | None = None,
+    t_first_ps: float | None = None,
     t_axis_ps=None,
+    t0_ps: float | None = None,
 ) -> Measurement:
     """Read a measurement file, recognised by its content, into a :class:`Measurement`.
 
@@ -61,10 +62,12 @@ def load(
         Time per image row [ps/px].
     t_ps_per_frame : float, optional
         Time per frame of a stack [ps].
-    t0_ps : float, optional
-        Time of the first row or frame [ps].
+    t_first_ps : float, optional
+        Time of the first row or frame [ps] (not the time zero extraction subtracts).
     t_axis_ps : array_like, optional
         The full time axis [ps], one value per row/frame (may be non-uniform).
+    t0_ps : float, optional
+        Deprecated name of ``t_first_ps`` (warns).
 
     Returns
     -------
@@ -99,6 +102,7 @@ def load(
         x0_um=x0_um,
         t_ps_per_px=t_ps_per_px,
         t_ps_per_frame=t_ps_per_frame,
+        t_first_ps=t_first_ps,
         t0_ps=t0_ps,
         t_axis_ps=t_axis_ps,
     )

@@ -10,18 +10,20 @@ import warnings
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, FitdiffDeprecationWarning
 from .measurement import Measurement
 
-#: Keyword names accepted by :func:`apply_calibration` (and by ``fitdiff.load``).
+#: Keyword names accepted by :func:`apply_calibration` (and by ``fitdiff.load``). ``t0_ps`` is
+#: the deprecated name of ``t_first_ps`` (``t0_ps`` means the pulse centre of a MODEL.toml).
 CALIBRATION_KEYS = (
     "x_um_per_px",
     "y_um_per_px",
     "x0_um",
     "t_ps_per_px",
     "t_ps_per_frame",
-    "t0_ps",
+    "t_first_ps",
     "t_axis_ps",
+    "t0_ps",
 )
 
 
@@ -84,8 +86,9 @@ def apply_calibration(
     x0_um: float | None = None,
     t_ps_per_px: float | None = None,
     t_ps_per_frame: float | None = None,
-    t0_ps: float | None = None,
+    t_first_ps: float | None = None,
     t_axis_ps=None,
+    t0_ps: float | None = None,
 ) -> Measurement:
     """Return ``m`` with the given axes recalibrated (a new :class:`Measurement`).
 
@@ -100,10 +103,13 @@ def apply_calibration(
         Time step per image row [ps/px]. On a 2-D ``("y", "x")`` image the rows become ``t``.
     t_ps_per_frame : float, optional
         Time step per frame of a stack [ps]; the ``frame`` axis becomes ``t``.
-    t0_ps : float, optional
+    t_first_ps : float, optional
         Time of the first row/frame [ps]; alone, it shifts an already calibrated time axis.
+        (Not the time zero that extraction subtracts, ``time_zero_ps``.)
     t_axis_ps : array_like, optional
         The whole (possibly non-uniform) time axis [ps], one value per row/frame.
+    t0_ps : float, optional
+        Deprecated name of ``t_first_ps`` (warns).
 
     Raises
     ------
@@ -112,6 +118,15 @@ def apply_calibration(
         measurement does not have.
     """
     where = m.source or "measurement"
+    if t0_ps is not None:
+        if t_first_ps is not None:
+            raise ConfigError(f"{where}: give t_first_ps only (t0_ps is its deprecated name)")
+        warnings.warn(
+            "calibration t0_ps is deprecated; use t_first_ps (the time of the first row/frame)",
+            FitdiffDeprecationWarning,
+            stacklevel=3,
+        )
+        t_first_ps = t0_ps
     m = Measurement(
         counts=m.counts,
         dims=m.dims,
@@ -130,7 +145,7 @@ def apply_calibration(
             x0_um=x0_um,
             t_ps_per_px=t_ps_per_px,
             t_ps_per_frame=t_ps_per_frame,
-            t0_ps=t0_ps,
+            t_first_ps=t_first_ps,
         ).items()
         if v is not None
     }
@@ -180,13 +195,13 @@ def apply_calibration(
             m = _rename(m, "y", "t")  # a plain 2-D image: rows are the streak's time axis
         elif "frame" in m.dims:
             m = _rename(m, "frame", "t")
-    if n_time or t0_ps is not None:
+    if n_time or t_first_ps is not None:
         if "t" not in m.dims:
             raise ConfigError(
                 f"{where}: a time calibration was given but there is no t axis (dims {m.dims})"
             )
         n = m.counts.shape[m.axis("t")]
-        t0 = _finite("t0_ps", t0_ps) if t0_ps is not None else None
+        t0 = _finite("t_first_ps", t_first_ps) if t_first_ps is not None else None
         if t_axis_ps is not None:
             values = np.asarray(t_axis_ps, dtype=float).ravel()
             if values.shape != (n,) or not np.all(np.isfinite(values)):
@@ -203,7 +218,7 @@ def apply_calibration(
             values = m.coords["t"] - m.coords["t"][0] + t0
         else:
             raise ConfigError(
-                f"{where}: t0_ps needs t_ps_per_px, t_ps_per_frame or t_axis_ps "
+                f"{where}: t_first_ps needs t_ps_per_px, t_ps_per_frame or t_axis_ps "
                 "(the time axis is uncalibrated)"
             )
         _set(m, "t", values, "ps", "time calibration")

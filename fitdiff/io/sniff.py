@@ -36,6 +36,14 @@ def sniff(path: Path) -> str:
     if head[:2] == b"IM" and len(head) >= 14 and head[12:14] in (b"\0\0", b"\2\0", b"\3\0"):
         return "hamamatsu-img"
     if _is_text(head):
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+            # A JSON document (a .truth.json, results.json, ...) is text but no table: the
+            # text reader would turn it into a one-column "image" of its lines.
+            raise fail(
+                path,
+                "is a JSON document, not a measurement (a .truth.json or a RUN's .json "
+                f"describes data; load the measurement itself); supported: {_SUPPORTED}",
+            )
         return "text"
     raise fail(path, f"unknown file format (first bytes {head[:8]!r}); supported: {_SUPPORTED}")
 

@@ -7,7 +7,7 @@ The model of seed 000 (Glazov) as written in PHYSICS.md §2:
 * :mod:`~fitdiff.physics.times` and :mod:`~fitdiff.physics.correction` - the individual
   equations (tau0, tau_ph, tau, tau_eps, tau_phi, δD by the ``log`` and ``cooperon`` methods);
 * :data:`PARAMETERS` - the parameter table; :func:`load_material`, :func:`material_names`,
-  :func:`material_info` - presets from ``data/materials.toml``.
+  :func:`material_info` - presets from ``fitdiff/physics/data/materials.toml``.
 
 Imports nothing of fitdiff but :mod:`fitdiff.units` and :mod:`fitdiff.errors`.
 """

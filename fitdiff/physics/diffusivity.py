@@ -23,7 +23,7 @@ from . import times
 from .correction import delta_d_cooperon, delta_d_log
 from .parameters import check_parameters, defaults
 
-METHODS = ("log", "cooperon")
+METHODS = ("classical", "log", "cooperon")
 
 #: Columns of the table, in order (the CLI writes exactly these).
 COLUMNS = (
@@ -119,8 +119,8 @@ def d_total(
         As in :func:`d_classical` (eV, m0, g/cm², cm/s, ps).
     tau_r_ps : array_like, optional
         Exciton lifetime in ps (``inf``: no lifetime cut-off).
-    method : {"log", "cooperon"}
-        Seed eq. (9) or the Boltzmann-averaged Cooperon integral (PHYSICS.md §2).
+    method : {"classical", "log", "cooperon"}
+        No correction, seed eq. (9) or the Boltzmann-averaged Cooperon integral (PHYSICS.md §2).
     n_x_cm2 : array_like, optional
         Exciton density in cm⁻² for exciton-exciton dephasing (0: off).
     a_B_nm, E_B_meV, C_xx : array_like, optional
@@ -140,7 +140,14 @@ def d_total(
     return _d_cl(T_K, tau, M_m0) + dd
 
 
+def _no_correction(*, tau_ps, **_) -> np.ndarray:
+    """δD = 0: the classical D alone (``method="classical"``, as in fits)."""
+    return np.zeros_like(np.asarray(tau_ps, dtype=float))
+
+
 def _correction(method: str):
+    if method == "classical":
+        return _no_correction
     if method == "log":
         return delta_d_log
     if method == "cooperon":
@@ -166,7 +173,7 @@ def resolve_parameters(material: str | None = None, **overrides) -> dict[str, fl
     Parameters
     ----------
     material : str, optional
-        Preset name from ``data/materials.toml`` (see :func:`fitdiff.physics.material_names`).
+        Preset name from ``fitdiff/physics/data/materials.toml`` (see :func:`fitdiff.physics.material_names`).
     **overrides : float
         Parameter values by name (:data:`fitdiff.physics.PARAMETERS`), in their units.
 
@@ -194,10 +201,10 @@ def diffusivity(T_K, material: str | None = None, method: str = "log", **overrid
     T_K : float or array_like
         Temperatures in K (all > 0).
     material : str, optional
-        Preset from ``data/materials.toml``; ``None`` uses the parameter defaults (seed 000
+        Preset from ``fitdiff/physics/data/materials.toml``; ``None`` uses the parameter defaults (seed 000
         Fig. 2, the same numbers as the ``typical-tmdc`` preset).
-    method : {"log", "cooperon"}
-        How δD is computed (:mod:`fitdiff.physics.correction`).
+    method : {"classical", "log", "cooperon"}
+        How δD is computed (:mod:`fitdiff.physics.correction`); ``"classical"``: δD = 0.
     **overrides : float
         Any parameter of :data:`fitdiff.physics.PARAMETERS` by name, e.g. ``tau_dis_ps=1.0``.
 
@@ -269,7 +276,7 @@ def diffusivity(T_K, material: str | None = None, method: str = "log", **overrid
 def _note(T, quasi_classical, phi_ratio, cut_ratio, elastic, *, method) -> str:
     notes = []
     if cut_ratio <= 1:
-        what = "delta_D = 0" if method == "log" else "Cooperon integral only (small)"
+        what = "delta_D = 0" if method != "cooperon" else "Cooperon integral only (small)"
         cause = "tau_phi <= tau" if phi_ratio <= 1 else "lifetime cut-off tau_r <= tau"
         notes.append(f"{cause}: no diffusive loops, no weak-localization correction ({what})")
     if quasi_classical <= 1:

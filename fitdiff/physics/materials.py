@@ -1,8 +1,8 @@
-"""Material presets for the D(T) model, read from ``<repo>/data/materials.toml``.
+"""Material presets for the D(T) model, shipped as ``fitdiff/physics/data/materials.toml``.
 
-The file is found relative to this module (``Path(__file__).parents[2] / "data"``), which works
-for a source checkout and an editable install; a wheel does not ship it (see the README).
-Every preset gives a source for every number and lists in ``unverified`` the parameters whose
+The file ships inside the package (a wheel carries it) and is found with
+:mod:`importlib.resources`, so a source checkout, an editable install and an installed wheel
+read the same single copy. Every preset gives a source for every number and lists in ``unverified`` the parameters whose
 source has not been read; :func:`material_info` exposes both.
 """
 
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import tomllib
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError, ModelError
 from .parameters import MATERIAL_PARAMETERS, check_parameters
 
-#: Where the presets live.
-MATERIALS_PATH = Path(__file__).resolve().parents[2] / "data" / "materials.toml"
+#: Where the presets live: package data of ``fitdiff.physics`` (an ordinary file for a
+#: checkout, an editable install and an unzipped wheel, which is how pip installs one).
+MATERIALS_PATH = Path(str(resources.files(__package__).joinpath("data", "materials.toml")))
 
 _META_KEYS = {"description", "sources", "unverified"}
 
@@ -28,8 +30,8 @@ def _read(path: Path) -> dict[str, dict]:
             raw = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(
-            f"material presets not found at {path} (they ship with a source checkout or an "
-            f"editable install)"
+            f"material presets not found at {path} (they ship inside the fitdiff package as "
+            f"fitdiff/physics/data/materials.toml; reinstall fitdiff)"
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None

@@ -71,6 +71,33 @@ _VALLEY_N = re.compile(r"^n_(?P<v>.+)$")
 _VALLEY_D = re.compile(r"^D_(?P<v>.+)_cm2_s$")
 
 
+def legend_outside(ax, **kwargs) -> None:
+    """A legend to the right of the axes, never on the data (constrained layout makes room)."""
+    ax.legend(
+        loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False, **kwargs
+    )
+
+
+#: One colour per dataset of a global fit (colour-blind-safe Okabe-Ito order, then tab10).
+DATASET_COLORS = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#000000",
+    "#F0E442",
+    "#8c564b",
+    "#7f7f7f",
+)
+
+
+def dataset_color(i: int) -> str:
+    """Colour of the ``i``-th dataset (cycles after ten)."""
+    return DATASET_COLORS[i % len(DATASET_COLORS)]
+
+
 def new_figure(width_in: float, height_in: float) -> Figure:
     """Return an empty figure with a constrained layout on its own Agg canvas."""
     fig = Figure(figsize=(width_in, height_in), layout="constrained")
@@ -134,6 +161,7 @@ def fit_figure(
     title: str | None = None,
     extras: list[tuple[np.ndarray, np.ndarray, str]] | None = None,
     floor: tuple[float, str] | None = None,
+    model_curve: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Figure:
     """Data with error bars, the best-fit model, the posterior band, and the pulls below.
 
@@ -152,12 +180,15 @@ def fit_figure(
         Further model curves on the same axes (e.g. the classical D(T)).
     floor : (value, label), optional
         A horizontal reference line (e.g. ħ/M in cm²/s).
+    model_curve : (x, y), optional
+        The best-fit model on a fine grid of the abscissa; drawn instead of the model at the
+        data points.
     """
     spec = KINDS[kind]
     xcol = _xcol(rows, spec["x"])
     rows = rows.sort_values(xcol)
     x = rows[xcol].to_numpy(float)
-    fig = new_figure(6.4, 5.2)
+    fig = new_figure(7.4, 5.2)
     ax, axp = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     if band is not None and len(band):
         bx = _xcol(band, xcol)
@@ -193,7 +224,11 @@ def fit_figure(
         capsize=1.5,
         label="data",
     )
-    ax.plot(x, rows["model"], "-", color=MODEL_COLOR, lw=1.6, label="best fit")
+    if model_curve is not None:
+        # The model on a fine grid: no kinks between data points (issue 12 item 9).
+        ax.plot(model_curve[0], model_curve[1], "-", color=MODEL_COLOR, lw=1.6, label="best fit")
+    else:
+        ax.plot(x, rows["model"], "-", color=MODEL_COLOR, lw=1.6, label="best fit")
     for ex, ey, label in extras or []:
         ax.plot(ex, ey, "--", color=CLASSICAL_COLOR, lw=1.4, label=label)
     if floor is not None:
@@ -202,7 +237,7 @@ def fit_figure(
         ax.set_yscale("log")
     ax.set_ylabel(spec["ylabel"])
     ax.set_title(title or spec["title"])
-    ax.legend(loc="best")
+    legend_outside(ax)
     pulls = _pulls(rows)
     axp.axhspan(-1, 1, color="0.85", lw=0)
     axp.axhline(0, color="0.3", lw=0.8)
@@ -221,31 +256,163 @@ def data_figure(
     ylabel: str,
     title: str,
     logy: bool = False,
+    group: np.ndarray | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Figure:
-    """Data alone (no fit in the RUN directory), e.g. w²(t) from ``widths.csv``."""
-    fig = new_figure(6.4, 4.0)
+    """Data alone (no fit in the RUN directory), e.g. w²(t) from ``widths.csv``.
+
+    ``group`` (one dataset name per point, a global fit's ``dataset`` column) draws each
+    dataset in its own colour under its own legend entry (``labels``: name → text).
+    """
+    fig = new_figure(7.4, 4.0)
     ax = fig.subplots()
     x, y = np.asarray(x, float), np.asarray(y, float)
+    yerr = None if yerr is None else np.asarray(yerr, float)
+    group = None if group is None else np.asarray(group).astype(str)
     if logy:
         keep = y > 0  # a log axis cannot show empty or background-subtracted negative slices
         x, y = x[keep], y[keep]
-        yerr = None if yerr is None else np.asarray(yerr, float)[keep]
+        yerr = None if yerr is None else yerr[keep]
+        group = None if group is None else group[keep]
         ax.set_yscale("log")
-    ax.errorbar(
-        x,
-        y,
-        yerr=yerr,
-        fmt="o",
-        ms=3.5,
-        color=DATA_COLOR,
-        elinewidth=0.8,
-        capsize=1.5,
-        label="data",
-    )
+    names = [None] if group is None else list(dict.fromkeys(group))
+    for i, name in enumerate(names):
+        sel = slice(None) if name is None else group == name
+        ax.errorbar(
+            x[sel],
+            y[sel],
+            yerr=None if yerr is None else yerr[sel],
+            fmt="o",
+            ms=3.0 if name is not None else 3.5,
+            color=DATA_COLOR if name is None else dataset_color(i),
+            elinewidth=0.8,
+            capsize=1.5,
+            label="data" if name is None else (labels or {}).get(name, name),
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(loc="best")
+    legend_outside(ax)
+    return fig
+
+
+def global_fit_figure(
+    datasets: list[tuple[str, pd.DataFrame]],
+    kind: str,
+    *,
+    labels: dict[str, str] | None = None,
+    bands: dict[str, pd.DataFrame] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Every dataset of a global fit on one axes: one colour and legend entry per dataset
+    (data, best fit, posterior 68 % band), with the pulls below in the same colours.
+
+    Parameters
+    ----------
+    datasets : list of (name, rows)
+        ``best_fit.csv`` rows per dataset (abscissa, ``y``, ``y_err``, ``model``, ``pull``).
+    kind : str
+        A key of :data:`KINDS`.
+    labels : dict, optional
+        Dataset name → legend text (e.g. ``"T75K"`` → ``"75 K"``).
+    bands : dict, optional
+        Dataset name → its ``posterior_predictive.csv`` rows.
+    """
+    spec = KINDS[kind]
+    fig = new_figure(7.4, 5.6)
+    ax, axp = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    axp.axhspan(-1, 1, color="0.85", lw=0)
+    axp.axhline(0, color="0.3", lw=0.8)
+    for i, (name, rows) in enumerate(datasets):
+        color = dataset_color(i)
+        xcol = _xcol(rows, spec["x"])
+        rows = rows.sort_values(xcol)
+        x = rows[xcol].to_numpy(float)
+        band = (bands or {}).get(name)
+        if band is not None and len(band):
+            bx = _xcol(band, xcol)
+            band = band.sort_values(bx)
+            ax.fill_between(band[bx], band["p16"], band["p84"], color=color, alpha=0.25, lw=0)
+        yerr = rows["y_err"].to_numpy(float) if "y_err" in rows else None
+        ax.errorbar(
+            x,
+            rows["y"],
+            yerr=yerr,
+            fmt="o",
+            ms=2.5,
+            color=color,
+            elinewidth=0.6,
+            capsize=0,
+            alpha=0.8,
+            label=(labels or {}).get(name, name),
+        )
+        ax.plot(x, rows["model"], "-", color=color, lw=1.4)
+        axp.plot(x, _pulls(rows), "o", ms=2.5, color=color)
+    if spec["logy"]:
+        ax.set_yscale("log")
+    ax.set_ylabel(spec["ylabel"])
+    ax.set_title(title or f"{spec['title']}: all datasets (lines: global best fit)")
+    legend_outside(ax, title="dataset")
+    axp.set_ylabel("pull (σ)")
+    axp.set_xlabel(spec["xlabel"])
+    return fig
+
+
+def dT_panel_figure(
+    points: pd.DataFrame,
+    curve: pd.DataFrame,
+    *,
+    title: str = "D(T): per-measurement D and the fitted model",
+) -> Figure:
+    """D(T) of a temperature series: each measurement's D, the model on a fine T grid and
+    its posterior band.
+
+    Parameters
+    ----------
+    points : pandas.DataFrame
+        ``T_K``, ``D_cm2_s``, ``D_err_cm2_s`` (cm²/s) and ``label``, one row per measurement.
+    curve : pandas.DataFrame
+        ``T_K`` (a fine grid), ``D_cm2_s`` (best fit) and optionally ``p2_5, p16, p84,
+        p97_5`` (posterior percentiles of D(T), cm²/s).
+    """
+    fig = new_figure(7.4, 4.4)
+    ax = fig.subplots()
+    if {"p2_5", "p97_5"} <= set(curve.columns):
+        ax.fill_between(
+            curve["T_K"],
+            curve["p2_5"],
+            curve["p97_5"],
+            color=MODEL_COLOR,
+            alpha=0.12,
+            lw=0,
+            label="posterior 95 %",
+        )
+    if {"p16", "p84"} <= set(curve.columns):
+        ax.fill_between(
+            curve["T_K"],
+            curve["p16"],
+            curve["p84"],
+            color=MODEL_COLOR,
+            alpha=0.25,
+            lw=0,
+            label="posterior 68 %",
+        )
+    ax.plot(curve["T_K"], curve["D_cm2_s"], "-", color=MODEL_COLOR, lw=1.6, label="model D(T)")
+    for i, row in enumerate(points.itertuples(index=False)):
+        ax.errorbar(
+            [row.T_K],
+            [row.D_cm2_s],
+            yerr=[row.D_err_cm2_s],
+            fmt="o",
+            ms=5,
+            color=dataset_color(i),
+            capsize=2,
+            label=str(row.label),
+        )
+    ax.set_xlabel(axis_label("T", "K"))
+    ax.set_ylabel(axis_label("D", "cm2_s"))
+    ax.set_title(title)
+    legend_outside(ax)
     return fig
 
 
@@ -253,8 +420,12 @@ def transient_figure(
     transient: pd.DataFrame,
     model_rows: pd.DataFrame | None = None,
     D_linear_cm2_s: float | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Figure:
     """Transient D(t) = ¼ dw²/dt with errors, and the model's D(t) when the fit provides it.
+
+    A ``dataset`` column (a global fit) gives one colour and legend entry per dataset, named
+    by ``labels`` (dataset → e.g. ``"75 K"``).
 
     Parameters
     ----------
@@ -265,21 +436,27 @@ def transient_figure(
     D_linear_cm2_s : float, optional
         A constant fitted D (cm²/s) drawn as a line when no model D(t) column exists.
     """
-    fig = new_figure(6.4, 4.0)
+    fig = new_figure(7.4, 4.0)
     ax = fig.subplots()
     ax.axhline(0, color="0.3", lw=0.8)
-    err = transient["D_err_cm2_s"] if "D_err_cm2_s" in transient else None
-    ax.errorbar(
-        transient["t_ps"],
-        transient["D_cm2_s"],
-        yerr=err,
-        fmt="o",
-        ms=3.5,
-        color=DATA_COLOR,
-        elinewidth=0.8,
-        capsize=1.5,
-        label="data (local slope)",
+    groups = (
+        list(transient.groupby("dataset", sort=False))
+        if "dataset" in transient and transient["dataset"].nunique() > 1
+        else [(None, transient)]
     )
+    for i, (name, rows) in enumerate(groups):
+        err = rows["D_err_cm2_s"] if "D_err_cm2_s" in rows else None
+        ax.errorbar(
+            rows["t_ps"],
+            rows["D_cm2_s"],
+            yerr=err,
+            fmt="o",
+            ms=3.0 if name is not None else 3.5,
+            color=DATA_COLOR if name is None else dataset_color(i),
+            elinewidth=0.8,
+            capsize=1.5,
+            label="data (local slope)" if name is None else (labels or {}).get(name, str(name)),
+        )
     if model_rows is not None and "D_model_cm2_s" in model_rows:
         rows = model_rows.sort_values(_xcol(model_rows, "t_ps"))
         ax.plot(
@@ -290,7 +467,7 @@ def transient_figure(
     ax.set_xlabel(axis_label("t", "ps"))
     ax.set_ylabel(axis_label("D(t)", "cm2_s"))
     ax.set_title("Transient diffusion coefficient D(t) = ¼ dw²/dt")
-    ax.legend(loc="best")
+    legend_outside(ax)
     return fig
 
 
@@ -427,9 +604,8 @@ def valleys_figure(rows: pd.DataFrame) -> Figure:
     ax_n.set_yscale("log")
     ax_n.set_xlabel(axis_label("t", "ps"))
     ax_w.set_title("Per-valley model: widths, transient D and populations")
-    for ax in (ax_w, ax_d, ax_n):
-        if ax.get_lines():
-            ax.legend(loc="best")
+    if ax_w.get_lines() or ax_n.get_lines():
+        legend_outside(ax_w if ax_w.get_lines() else ax_n, title="valley")
     return fig
 
 
@@ -445,8 +621,47 @@ def _binned(values: np.ndarray, coords: np.ndarray, max_px: int, axis: int):
     return values.reshape(shape).mean(axis=axis + 1), coords[:n].reshape(-1, factor).mean(axis=1)
 
 
+#: Colour scales of the raw streak: ``row`` divides each time row by its maximum, so the
+#: spreading stays visible after the PL has decayed; ``log`` shows counts on a log scale;
+#: ``linear`` the counts as they are.
+RAW_SCALES = ("row", "log", "linear")
+#: In ``row`` scale a row is blank unless its peak stands this many Poisson standard
+#: deviations above the row's median (background): rows without signal would be noise scaled
+#: to 1.
+ROW_MIN_CONTRAST = 5.0
+
+
+def _scaled(img: np.ndarray, scale: str):
+    """``(values, norm, colour-bar label)`` of a (t, x) image for :data:`RAW_SCALES`."""
+    from matplotlib.colors import LogNorm
+
+    if scale == "row":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            peak = np.nanmax(img, axis=1, keepdims=True)
+            # Rows without signal (before the pulse) would become noise scaled to 1: blank
+            # unless the peak stands ROW_MIN_CONTRAST Poisson SDs above the row's background.
+            base = np.nanmedian(img, axis=1, keepdims=True)
+            signal = peak - base > ROW_MIN_CONTRAST * np.sqrt(np.maximum(np.abs(base), 1.0))
+            values = np.where(signal, img / peak, np.nan)
+        return values, None, "counts / row maximum"
+    if scale == "log":
+        positive = img[np.isfinite(img) & (img > 0)]
+        if positive.size == 0:
+            return img, None, "counts"
+        vmin = max(float(np.percentile(positive, 1)), float(positive.max()) * 1e-4)
+        return np.where(img > 0, img, np.nan), LogNorm(vmin, float(positive.max())), "counts"
+    if scale == "linear":
+        return img, None, "counts"
+    raise ValueError(f"raw image scale {scale!r}; allowed {', '.join(RAW_SCALES)}")
+
+
 def raw_image_figure(
-    measurement, widths: pd.DataFrame | None = None, *, max_px: int = 400, n_frames: int = 4
+    measurement,
+    widths: pd.DataFrame | None = None,
+    *,
+    max_px: int = 400,
+    n_frames: int = 4,
+    scale: str = "row",
 ) -> Figure:
     """The raw image with the extracted centre ± width overlaid.
 
@@ -461,7 +676,13 @@ def raw_image_figure(
         for a stack ``center_x_um``, ``center_y_um`` and ``w2_um2`` give a circle of radius w.
     n_frames : int
         Frames of a stack shown, evenly spaced in time.
+    scale : {"row", "log", "linear"}
+        Colour scale of a streak (:data:`RAW_SCALES`); default ``row`` (each time row divided
+        by its maximum; rows whose peak does not stand ``ROW_MIN_CONTRAST`` Poisson SDs above their median are
+        blank).
     """
+    if scale not in RAW_SCALES:
+        raise ValueError(f"raw image scale {scale!r}; allowed {', '.join(RAW_SCALES)}")
     m = measurement
     counts = np.asarray(m.counts, dtype=float)
     if m.mask is not None:
@@ -478,10 +699,13 @@ def raw_image_figure(
         t, x = m.coords[tdim], m.coords[other]
         img, t = _binned(img, t, max_px, 0)
         img, x = _binned(img, x, max_px, 1)
-        fig = new_figure(6.4, 5.0)
+        fig = new_figure(6.4, 5.4)
         ax = fig.subplots()
-        mesh = ax.pcolormesh(x, t, img, shading="nearest", cmap="viridis", rasterized=True)
-        fig.colorbar(mesh, ax=ax, label="counts")
+        shown, norm, cbar_label = _scaled(img, scale if "t" in m.dims else "linear")
+        mesh = ax.pcolormesh(
+            x, t, shown, shading="nearest", cmap="viridis", norm=norm, rasterized=True
+        )
+        fig.colorbar(mesh, ax=ax, label=cbar_label)
         if ok is not None and other == "x" and {"center_um", "sigma2_um2"} <= set(ok.columns):
             sigma = np.sqrt(ok["sigma2_um2"].clip(lower=0))
             ax.plot(ok["center_um"], ok["t_ps"], color="white", lw=1.2, label="centre")
@@ -494,10 +718,18 @@ def raw_image_figure(
                 label="centre ± σ (σ² = w²/2)",
             )
             ax.plot(ok["center_um"] + sigma, ok["t_ps"], color="#ff7f0e", lw=1.0, ls="--")
-            ax.legend(loc="upper right", framealpha=0.8)
+            # Below the axes, off the image.
+            ax.legend(
+                loc="upper center",
+                bbox_to_anchor=(0.5, -0.13),
+                ncols=2,
+                facecolor="0.35",  # the white centre line needs a dark background
+                labelcolor="white",
+            )
         ax.set_xlabel(axis_label(other, m.units.get(other, "px")))
         ax.set_ylabel(axis_label(tdim, m.units.get(tdim, "px")))
-        ax.set_title(f"Raw image ({m.format})")
+        what = {"row": ", each row / its maximum", "log": ", log scale"}.get(scale, "")
+        ax.set_title(f"Raw image ({m.format}{what if 't' in m.dims else ''})")
         return fig
     if len(m.dims) == 3 and {"y", "x"} <= set(m.dims):
         tdim = next(d for d in m.dims if d not in ("y", "x"))

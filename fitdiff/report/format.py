@@ -46,6 +46,7 @@ def pretty_unit(unit: str | None) -> str:
 
 def unit_from_name(name: str) -> str:
     """Return the unit a fitdiff name carries in its suffix (``D_KK_cm2_s`` → ``cm2_s``), or ``""``."""
+    name = name.partition("__")[0]  # a per-dataset copy (w0_2_um2__T75K) has its base's unit
     for suffix in _SUFFIX_UNITS:
         if name.endswith("_" + suffix):
             return suffix
@@ -56,6 +57,56 @@ def parameter_unit(name: str, record: dict | None = None) -> str:
     """Display unit of a parameter: the ``unit`` its record states, else its name's suffix."""
     unit = (record or {}).get("unit")
     return pretty_unit(unit if unit is not None else unit_from_name(name))
+
+
+#: Code name stem (unit suffix removed) → the symbol a paper prints. Per-dataset copies
+#: (``w0_2_um2__T75K``) keep the symbol and gain the label as a subscript-like suffix.
+SYMBOLS = {
+    "D": "D",
+    "w0_2": "w₀²",
+    "xi": "ξ",
+    "M": "M",
+    "rho": "ρ",
+    "s": "s",
+    "tau_dis": "τ_dis",
+    "tau_r": "τ_r",
+    "tau_phi": "τ_φ",
+    "tau": "τ",
+    "T": "T",
+    "t0": "t₀",
+    "w0": "w₀",
+    "w_psf": "w_PSF",
+    "irf_fwhm": "IRF FWHM",
+    "pulse_fwhm": "pulse FWHM",
+    "pl_scale": "PL scale",
+    "ln_f": "ln f",
+    "n_x": "n_x",
+    "a_B": "a_B",
+    "E_B": "E_B",
+    "C_xx": "C_xx",
+}
+
+
+def parameter_symbol(name: str) -> str:
+    """The printed symbol of a parameter: ``D_cm2_s`` → ``D``, ``xi_eV`` → ``ξ``,
+    ``w0_2_um2__T75K`` → ``w₀² [T75K]``, ``D_KK_cm2_s`` → ``D_KK``; unknown names lose only
+    their unit suffix."""
+    base, _, label = name.partition("__")
+    unit = unit_from_name(base)
+    stem = base[: -len(unit) - 1] if unit else base
+    if stem in SYMBOLS:
+        symbol = SYMBOLS[stem]
+    else:
+        head, _, rest = stem.partition("_")
+        symbol = f"{SYMBOLS[head]}_{rest}" if head in SYMBOLS and rest else stem
+    return f"{symbol} [{label}]" if label else symbol
+
+
+def parameter_axis_label(name: str, record: dict | None = None) -> str:
+    """``symbol (unit)`` for a figure axis or a table: ``D (cm²/s)``, ``w₀² (µm²)``, ``ξ (eV)``."""
+    unit = parameter_unit(name, record)
+    symbol = parameter_symbol(name)
+    return f"{symbol} ({unit})" if unit else symbol
 
 
 def axis_label(quantity: str, unit: str) -> str:

@@ -10,7 +10,14 @@ import numpy as np
 
 from ..common import sha256_file
 from .document import Note, Preformatted, Table
-from .format import fmt, fmt_err, fmt_posterior, parameter_unit
+from .format import (
+    fmt,
+    fmt_err,
+    fmt_posterior,
+    parameter_axis_label,
+    parameter_symbol,
+    parameter_unit,
+)
 from .rundir import Chain, RunData
 
 #: PHYSICS.md §4 (after emcee's documentation): a chain is converged when it is longer than
@@ -66,7 +73,18 @@ def parameter_table(run: RunData) -> Table:
             spread = _half_width(p.get("p16"), p.get("p84"))
             median, ci68 = fmt_posterior(p.get("median"), p.get("p16"), p.get("p84"), spread)
             _, ci95 = fmt_posterior(p.get("median"), p.get("p2_5"), p.get("p97_5"), spread)
-        rows.append([name, parameter_unit(name, f or p), best, status, median, ci68, ci95])
+        rows.append(
+            [
+                parameter_symbol(name),
+                parameter_unit(name, f or p),
+                best,
+                status,
+                median,
+                ci68,
+                ci95,
+                name,
+            ]
+        )
     return Table(
         header=[
             "parameter",
@@ -76,6 +94,7 @@ def parameter_table(run: RunData) -> Table:
             "posterior median",
             "68 % interval",
             "95 % interval",
+            "name in files",
         ],
         rows=rows,
         caption="Parameters",
@@ -413,10 +432,16 @@ def banner_notes(run: RunData, conv: dict | None) -> list[Note]:
         notes.append(
             Note(f"The least-squares fit did not succeed: {results.get('message', '')}", "error")
         )
+    # Fit-quality warnings recorded by the fit and the sampler (χ² p-value, parameters at a
+    # bound, posterior ≈ prior): each one a red line, so "success" is never the only verdict.
+    recorded = [str(w) for w in results.get("warnings") or []]
+    recorded += [str(w) for w in (run.posterior or {}).get("warnings") or []]
+    for text in dict.fromkeys(recorded):
+        notes.append(Note(f"Warning: {text}", "error"))
     at_bound = [
         n
         for n, p in results.get("parameters", {}).items()
-        if isinstance(p, dict) and p.get("at_bound")
+        if isinstance(p, dict) and p.get("at_bound") and not any(n in w for w in recorded)
     ]
     if at_bound:
         notes.append(
@@ -439,9 +464,8 @@ def banner_notes(run: RunData, conv: dict | None) -> list[Note]:
 
 
 def parameter_label(name: str, record: dict | None) -> str:
-    """``name (unit)`` for figure axes."""
-    unit = parameter_unit(name, record)
-    return f"{name} ({unit})" if unit else name
+    """``symbol (unit)`` for figure axes: ``D (cm²/s)``, ``w₀² (µm²)``, ``ξ (eV)``."""
+    return parameter_axis_label(name, record)
 
 
 def finite_or_nan(value) -> float:

@@ -13,6 +13,7 @@ from ..atomic import write_bytes, write_text
 from ..errors import FitdiffError
 from ..io.calibration import CALIBRATION_KEYS
 from ..units import hbar_over_mass_cm2_s
+from . import curves as C
 from . import figures as F
 from .document import FigureBlock, Note, Paragraph, Section, render_html, render_markdown
 from .posterior_figures import corner_figure, flat_samples, traces_figure
@@ -118,6 +119,21 @@ def _load_measurement(run: RunData):
         return None, f"the input could not be loaded ({exc})"
 
 
+def _has_image_input(run: RunData) -> bool:
+    """False when analysis.json says every input is a table (widths, PL, D(T)): a table is
+    not an image and gets no raw-image figure."""
+    datasets = (run.analysis or {}).get("datasets")
+    if not isinstance(datasets, list) or not datasets:
+        return True  # no analysis.json to tell: try the provenance input
+    return any(isinstance(d, dict) and d.get("file") for d in datasets)
+
+
+def _raw_scale(run: RunData) -> str:
+    report = (run.analysis or {}).get("report") or {}
+    scale = report.get("raw_scale", "row") if isinstance(report, dict) else "row"
+    return scale if scale in F.RAW_SCALES else "row"
+
+
 def _calibration(analysis: dict, label) -> dict:
     """The calibration analysis.json records for dataset ``label`` (``datasets[i].calibration``).
 
@@ -135,10 +151,13 @@ def _data_sections(run: RunData, figs: _Figures) -> list[Section]:
     by_kind: dict[str, list[tuple[str, pd.DataFrame]]] = {}
     for name, (kind, rows) in datasets.items():
         by_kind.setdefault(kind, []).append((name, rows))
+    labels = C.dataset_labels(run)
     sections = []
 
     raw = Section("Raw image", "raw-image")
-    if run.provenance is None:
+    if not _has_image_input(run):
+        pass  # tables only (e.g. a D(T) table): nothing to show as an image
+    elif run.provenance is None:
         raw.blocks.append(Note("No provenance.json: the raw image is not shown.", "warning"))
     else:
         m, reason = _load_measurement(run)
@@ -146,7 +165,12 @@ def _data_sections(run: RunData, figs: _Figures) -> list[Section]:
             raw.blocks.append(Note(f"Raw image skipped: {reason}.", "warning"))
         else:
             try:
-                fig = F.raw_image_figure(m, run.widths)
+                widths = run.widths
+                if widths is not None and "dataset" in widths:
+                    # a global fit: the overlay belongs to the measurement shown (the first)
+                    first = widths["dataset"].astype(str).iloc[0]
+                    widths = widths[widths["dataset"].astype(str) == first]
+                fig = F.raw_image_figure(m, widths, scale=_raw_scale(run))
             except ValueError as exc:
                 raw.blocks.append(Note(f"Raw image skipped: {exc}.", "warning"))
             else:
@@ -156,16 +180,29 @@ def _data_sections(run: RunData, figs: _Figures) -> list[Section]:
                         "raw_image",
                         "Raw image",
                         f"{Path(str(m.source)).name}: counts with the "
-                        "extracted centre ± σ overlaid",
+                        "extracted centre ± σ overlaid ([report] raw_scale = "
+                        f"{_raw_scale(run)!r}; 'row', 'log' or 'linear')",
                     )
                 )
-    sections.append(raw)
+    if raw.blocks:
+        sections.append(raw)
     image = _image_fit_section(run, figs)
     if image is not None:
         sections.append(image)
 
     widths = Section("Squared width w²(t)", "widths")
-    for name, rows in by_kind.get("widths", []):
+    if len(by_kind.get("widths", [])) > 1:
+        bands = {n: b for n, _ in by_kind["widths"] if (b := _band(run, n)) is not None}
+        fig = F.global_fit_figure(by_kind["widths"], "widths", labels=labels, bands=bands)
+        widths.blocks.append(
+            figs.save(
+                fig,
+                "w2_all",
+                "w²(t), every dataset",
+                "one colour per dataset: data, global best fit, posterior 68 % band, pulls",
+            )
+        )
+    for name, rows in by_kind.get("widths", []) if len(by_kind.get("widths", [])) == 1 else []:
         fig = F.fit_figure(rows, "widths", band=_band(run, name), title=f"w²(t): {name}")
         widths.blocks.append(
             figs.save(
@@ -184,6 +221,8 @@ def _data_sections(run: RunData, figs: _Figures) -> list[Section]:
             xlabel=F.KINDS["widths"]["xlabel"],
             ylabel=F.KINDS["widths"]["ylabel"],
             title="w²(t) (no fit in this RUN)",
+            group=ok["dataset"] if "dataset" in ok else None,
+            labels=labels,
         )
         widths.blocks.append(figs.save(fig, "w2", "w²(t) data", "widths.csv (slices marked ok)"))
     if widths.blocks:
@@ -193,7 +232,9 @@ def _data_sections(run: RunData, figs: _Figures) -> list[Section]:
         model_rows = next(
             (rows for _, rows in by_kind.get("widths", []) if "D_model_cm2_s" in rows), None
         )
-        fig = F.transient_figure(run.transient, model_rows, _param_value(run, "D_cm2_s"))
+        fig = F.transient_figure(
+            run.transient, model_rows, _param_value(run, "D_cm2_s"), labels=labels
+        )
         sections.append(
             Section(
                 "Transient diffusion D(t)",
@@ -220,6 +261,8 @@ def _data_sections(run: RunData, figs: _Figures) -> list[Section]:
             ylabel=F.KINDS["kinetics"]["ylabel"],
             title="PL(t) (no fit)",
             logy=True,
+            group=w["dataset"] if "dataset" in w else None,
+            labels=labels,
         )
         pl.blocks.append(figs.save(fig, "pl", "PL(t) data", "integrated intensity per slice"))
     if pl.blocks:
@@ -239,7 +282,10 @@ def _data_sections(run: RunData, figs: _Figures) -> list[Section]:
     M_m0 = _param_value(run, "M_m0")
     for name, rows in by_kind.get("diffusivity", []):
         extras = []
-        if "D_classical_cm2_s" in rows:
+        curve = C.dT_curve(run, rows["T_K"].to_numpy(float))
+        if curve is not None and "D_classical_cm2_s" in curve:
+            extras.append((curve["T_K"], curve["D_classical_cm2_s"], "classical D_cl"))
+        elif "D_classical_cm2_s" in rows:
             r = rows.sort_values("T_K")
             extras.append(
                 (r["T_K"].to_numpy(float), r["D_classical_cm2_s"].to_numpy(float), "classical D_cl")
@@ -248,13 +294,18 @@ def _data_sections(run: RunData, figs: _Figures) -> list[Section]:
         if M_m0 is not None and model_name(run) == "diffusivity":
             # seed 000 (discussion): the classical D cannot fall below hbar/M.
             floor = (hbar_over_mass_cm2_s(M_m0), f"ħ/M floor (M = {M_m0:.3g} m₀)")
+        if curve is not None and run.chain is not None and "p2_5" in curve:
+            band = curve.rename(columns={"D_cm2_s": "p50"})  # the band on the fine grid too
+        else:
+            band = _band(run, name)
         fig = F.fit_figure(
             rows,
             "diffusivity",
-            band=_band(run, name),
+            band=band,
             extras=extras,
             floor=floor,
             title=f"D(T): {name}",
+            model_curve=None if curve is None else (curve["T_K"], curve["D_cm2_s"]),
         )
         dt.blocks.append(
             figs.save(
@@ -262,6 +313,18 @@ def _data_sections(run: RunData, figs: _Figures) -> list[Section]:
                 f"DT_{_slug(name)}",
                 f"D(T), {name}",
                 "best fit = classical + quantum correction",
+            )
+        )
+    points = C.dT_points(run, ((run.analysis or {}).get("fit") or {}).get("t_range_ps"))
+    curve = None if points is None else C.dT_curve(run, points["T_K"].to_numpy(float))
+    if points is not None and curve is not None:
+        dt.blocks.append(
+            figs.save(
+                F.dT_panel_figure(points, curve),
+                "DT_series",
+                "D(T) of the temperature series",
+                "points: each measurement's own D (straight-line fit of its w²(t)); line: the "
+                "global fit's D(T) on a fine grid; band: posterior 68 % / 95 % (if sampled)",
             )
         )
     if dt.blocks:

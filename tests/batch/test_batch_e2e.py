@@ -154,8 +154,8 @@ def test_rerun_skips_and_deleting_one_output_redoes_only_that_one(
     rerun = run_campaign(campaign_path, out, "local")
     status = rerun.summary.set_index("measurement")["status"]
     assert status["data/T000K_corrupt.tif"] == "failed"  # failures are always tried again
-    assert set(status.drop("data/T000K_corrupt.tif")) == {"skipped"}
-    # a skipped row carries the stored results
+    assert set(status.drop("data/T000K_corrupt.tif")) == {"reused"}
+    # a reused row carries the stored results
     pd.testing.assert_series_equal(
         rerun.summary["D_cm2_s"], on_processes.summary["D_cm2_s"], rtol=0, atol=0
     )
@@ -163,7 +163,7 @@ def test_rerun_skips_and_deleting_one_output_redoes_only_that_one(
     again = run_campaign(campaign_path, out, "local")
     status = again.summary.set_index("measurement")["status"]
     assert status["data/T100K.tif"] == "ok"
-    assert set(status.drop(["data/T100K.tif", "data/T000K_corrupt.tif"])) == {"skipped"}
+    assert set(status.drop(["data/T100K.tif", "data/T000K_corrupt.tif"])) == {"reused"}
     assert (out / "runs" / "T100K" / "results.json").is_file()
     log = (out / "batch.log").read_text(encoding="utf-8")
     assert log.count("data/T100K.tif: ok") == 2  # first run and the redo, not the skip
@@ -197,11 +197,11 @@ def test_worker_killed_mid_task_is_retried_and_completes(campaign_path, tmp_path
 def test_cli_exit_codes(campaign_path, on_processes, tmp_path, capsys):
     out = tmp_path / "cli"
     shutil.copytree(on_processes.out_dir, out)
-    # complete runs are skipped, the corrupt file fails again: exit 1, named on stderr
+    # complete runs are reused, the corrupt file fails again: exit 1, named on stderr
     assert main(["batch", str(campaign_path), "-o", str(out)]) == 1
     captured = capsys.readouterr()
     assert "data/T000K_corrupt.tif: load stage" in captured.err
-    assert "3 skipped, 1 failed" in captured.err
+    assert "3 reused, 1 failed" in captured.err
     assert captured.out.strip() == str(out / "summary.csv")
     proc = subprocess.run(
         [sys.executable, "-m", "fitdiff.cli", "batch", str(campaign_path), "-o", str(out), "-q"],

@@ -67,12 +67,12 @@ def test_changed_covariance_redoes_exactly_the_measurements_that_read_it(campaig
 
     # nothing changed: nothing redone, same numbers
     again = _rows(run_campaign(campaign_path, out, "local"))
-    assert set(again["status"]) == {"skipped"}
+    assert set(again["status"]) == {"reused"}
     np.testing.assert_array_equal(again["D_err_cm2_s"], first["D_err_cm2_s"])
 
     # the same bytes written again (a new modification time): still nothing redone
     _cov(root / "cov.npy", 0.05)
-    assert set(_rows(run_campaign(campaign_path, out, "local"))["status"]) == {"skipped"}
+    assert set(_rows(run_campaign(campaign_path, out, "local"))["status"]) == {"reused"}
 
     # twice the error per row: the two measurements reading cov.npy are redone
     _cov(root / "cov.npy", 0.10)
@@ -80,7 +80,7 @@ def test_changed_covariance_redoes_exactly_the_measurements_that_read_it(campaig
     assert dict(after["status"]) == {
         "data/m1.tif": "ok",
         "data/m2.tif": "ok",
-        "data/m3.tif": "skipped",
+        "data/m3.tif": "reused",
     }
     for m in ("data/m1.tif", "data/m2.tif"):
         # σ_D ∝ σ (comment of _cov): exactly twice the old error bar, same D
@@ -100,8 +100,8 @@ def test_changed_covariance_redoes_exactly_the_measurements_that_read_it(campaig
     _cov(root / "cov_m3.npy", 0.10)
     last = _rows(run_campaign(campaign_path, out, "local"))
     assert dict(last["status"]) == {
-        "data/m1.tif": "skipped",
-        "data/m2.tif": "skipped",
+        "data/m1.tif": "reused",
+        "data/m2.tif": "reused",
         "data/m3.tif": "ok",
     }
     np.testing.assert_allclose(

@@ -136,3 +136,22 @@ def test_unreachable_scheduler_is_a_config_error():
         port = s.getsockname()[1]
     with pytest.raises(ConfigError, match=rf"dask://127\.0\.0\.1:{port}: cannot connect"):
         DaskExecutor(f"tcp://127.0.0.1:{port}", timeout_s=1.0)
+
+
+def test_summary_sorts_by_values_numerically(tmp_path):
+    # issue 12 item 14: 75 K before 100 K (as text, "100" < "75"); ties keep campaign order
+    (tmp_path / "base.toml").write_text("[model]\nkind = 'linear'\n", encoding="utf-8")
+    data = tmp_path / "data"
+    data.mkdir()
+    for T in (100, 150, 300, 75):
+        (data / f"T{T}K.json").write_text(json.dumps({"D_cm2_s": T / 100}), encoding="utf-8")
+    path = tmp_path / "campaign.toml"
+    path.write_text(
+        "[campaign]\nanalysis = 'base.toml'\nmeasurements = ['data/*.json']\n"
+        "name_pattern = 'T(?P<T_K>\\d+)K'\n",
+        encoding="utf-8",
+    )
+    result = run_campaign(path, tmp_path / "out", "local", task=harness.echo_task)
+    assert list(result.summary["T_K"]) == [75, 100, 150, 300]
+    on_disk = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert list(on_disk["measurement"]) == [f"data/T{T}K.json" for T in (75, 100, 150, 300)]

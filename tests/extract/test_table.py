@@ -22,7 +22,7 @@ def test_round_trip_keeps_values_attrs_and_reasons(tmp_path):
     df.attrs["settings"] = {
         "method": "gauss",
         "x_range_um": [-1.0, 2.5],
-        "t0_ps": None,
+        "time_zero_ps": None,
         "edge": float("nan"),
     }
     path = tmp_path / "w.csv"
@@ -37,7 +37,7 @@ def test_round_trip_keeps_values_attrs_and_reasons(tmp_path):
     assert back.attrs["settings"] == {
         "method": "gauss",
         "x_range_um": [-1.0, 2.5],
-        "t0_ps": None,
+        "time_zero_ps": None,
         "edge": None,
     }
     assert not list(tmp_path.glob(".w.csv.*"))  # the atomic writer left no temporary

@@ -75,11 +75,11 @@ def test_prepulse_and_decayed_slices_are_flagged():
     # rows before t = 0 have no photons in fitdiff.testing.streak; with tau = 60 ps rows after ~600 ps
     # hold < 0.01 photons: both must be kept, not ok, with a reason
     m, _ = streak(4, tau_ps=60.0)
-    df = extract_widths(m, t0_ps=0.0)
+    df = extract_widths(m, time_zero_ps=0.0)
     assert len(df) == m.shape[0]
     pre = df["t_ps"] < 0
     assert (~df.loc[pre, "ok"]).all()
-    assert (df.loc[pre, "reason"] == "pre-pulse (t < t0)").all()
+    assert (df.loc[pre, "reason"] == "pre-pulse (t < time zero)").all()
     late = df["t_ps"] > 700
     assert (~df.loc[late, "ok"]).all()
     assert df.loc[late, "reason"].str.startswith("low signal").all()
@@ -90,8 +90,8 @@ def test_time_zero_from_rise():
     # the synthetic pulse switches on at t = 0 between two samples (spacing 8.04 ps): the
     # half-rise of the 3-point-smoothed PL lies within one sample of it
     m, _ = streak(5)
-    df = extract_widths(m, t0_ps="rise")
-    t0 = df.attrs["settings"]["t0_ps"]
+    df = extract_widths(m, time_zero_ps="rise")
+    t0 = df.attrs["settings"]["time_zero_ps"]
     assert abs(t0) < 8.1
     np.testing.assert_allclose(df["t_ps"].iloc[0], -100.0 - t0, rtol=0, atol=1e-9)
 

@@ -137,8 +137,9 @@ def test_sample_stage_writes_posterior_and_predictive(tmp_path):
         "ess_bulk",
         "ess_tail",
         "prior_width_ratio",
-        "unit",
+        "unit",  # posterior 68 % width / prior's (fitdiff.fitting.quality)
     }
+    assert isinstance(doc["warnings"], list)
     assert doc["steps"] == 120 and doc["walkers"] == 8 and doc["seed"] == 7 and doc["burn"] == 50
     assert doc["converged"] is False and "set steps ≥" in doc["message"]
     pp = pd.read_csv(tmp_path / "run" / "posterior_predictive.csv")

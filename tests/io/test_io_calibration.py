@@ -17,7 +17,7 @@ def _image():
 
 
 def test_pixel_sizes_and_offsets():
-    m = apply_calibration(_image(), x_um_per_px=0.5, x0_um=-1.0, t_ps_per_px=2.0, t0_ps=10.0)
+    m = apply_calibration(_image(), x_um_per_px=0.5, x0_um=-1.0, t_ps_per_px=2.0, t_first_ps=10.0)
     # a plain (y, x) image: the rows become the streak's time axis
     assert m.dims == ("t", "x")
     np.testing.assert_allclose(m.coords["x"], [-1.0, -0.5, 0.0, 0.5, 1.0], rtol=0, atol=1e-12)

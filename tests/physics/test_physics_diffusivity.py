@@ -133,7 +133,10 @@ def test_correction_never_positive(T, xi, M, tau_dis, method):
         (dict(T_K=4.0, rho_g_cm2=0.0), r"rho_g_cm2 = 0 is outside the allowed range"),
         (dict(T_K=4.0, tau_dis_ps=0.0), r"tau_dis_ps = 0 is outside the allowed range \(0, inf\]"),
         (dict(T_K=4.0, foo=1.0), r"unknown D\(T\) parameter 'foo'; known parameters: xi_eV"),
-        (dict(T_K=4.0, method="exact"), r"method must be one of log, cooperon; got 'exact'"),
+        (
+            dict(T_K=4.0, method="exact"),
+            r"method must be one of classical, log, cooperon; got 'exact'",
+        ),
     ],
 )
 def test_bad_input_raises_model_error(kwargs, match):

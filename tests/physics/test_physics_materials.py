@@ -7,7 +7,7 @@ from fitdiff.errors import ConfigError
 
 
 def test_names():
-    # data/materials.toml: typical-tmdc plus the four monolayers of issue 2
+    # fitdiff/physics/data/materials.toml: typical-tmdc plus the four monolayers of issue 2
     assert set(physics.material_names()) >= {"typical-tmdc", "WSe2", "MoSe2", "WS2", "MoS2"}
 
 
@@ -107,3 +107,24 @@ def test_bad_files_are_refused(tmp_path, edit, match):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match=r"material presets not found at .*nope.toml"):
         physics.material_names(path=tmp_path / "nope.toml")
+
+
+def test_presets_are_package_data_with_one_copy_in_the_repository():
+    # issue 12 item 1: a wheel must carry the presets, read through importlib.resources, and the
+    # repository keeps exactly one copy (the one setuptools packages).
+    import tomllib
+    from importlib import resources
+    from pathlib import Path
+
+    from fitdiff.physics import materials
+
+    resource = resources.files("fitdiff.physics").joinpath("data", "materials.toml")
+    assert resource.is_file()
+    assert Path(str(resource)) == materials.MATERIALS_PATH
+    repo = Path(__file__).resolve().parents[2]
+    skip = {".git", "build", "dist", ".venv"}  # build outputs are copies, not sources
+    copies = [p for p in repo.rglob("materials.toml") if not skip & set(p.relative_to(repo).parts)]
+    assert copies == [repo / "fitdiff" / "physics" / "data" / "materials.toml"]
+    with open(repo / "pyproject.toml", "rb") as fh:
+        package_data = tomllib.load(fh)["tool"]["setuptools"]["package-data"]
+    assert "data/*.toml" in package_data["fitdiff.physics"]

@@ -51,9 +51,10 @@ def test_parameter_table_with_units_matches_curve_fit(written):
     run_dir, truth, _ = written
     md = (run_dir / "report.md").read_text(encoding="utf-8")
     # popt/perr from scipy.optimize.curve_fit in conftest.make_run, shown to 2 digits of error
-    row = next(line for line in md.splitlines() if line.startswith("| D_cm2_s |"))
+    row = next(line for line in md.splitlines() if line.startswith("| D |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1] == "cm²/s"
+    # issue 12 item 17: the symbol, its unit once, the code name last
+    assert cells[1] == "cm²/s" and cells[-1] == "D_cm2_s"
     value, err = (float(x) for x in cells[2].split("±"))
     np.testing.assert_allclose(value, truth["popt"][1], rtol=0, atol=1e-3)
     np.testing.assert_allclose(err, truth["perr"][1], rtol=0.01, atol=0)
@@ -61,7 +62,7 @@ def test_parameter_table_with_units_matches_curve_fit(written):
     np.testing.assert_allclose(
         float(cells[4]), truth["params"]["D_cm2_s"]["median"], rtol=0, atol=1e-3
     )
-    assert "| t0_ps | ps | 0 | fixed |" in md
+    assert "| t₀ | ps | 0 | fixed |" in md
 
 
 def test_same_tables_in_html_and_markdown(written):
