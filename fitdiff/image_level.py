@@ -44,7 +44,7 @@ def _prepare_kwargs(extract_cfg: dict) -> dict:
         "bin_y": 1,
         "background": "fit",
         "background_t_range_ps": None,
-        "t0_ps": None,
+        "time_zero_ps": None,
         "saturation": None,
         "hot_pixel_sigma": None,
     }
@@ -54,7 +54,7 @@ def _prepare_kwargs(extract_cfg: dict) -> dict:
 def image_dataset(m, extract_cfg: dict, *, likelihood: str, t_range_ps=None, label="image"):
     """An :class:`ImageData` from a measurement, prepared with the ``[extract]`` settings.
 
-    Slices before time zero (when ``t0_ps`` is set) and outside ``t_range_ps`` are left out.
+    Slices before time zero (when ``time_zero_ps`` is set) and outside ``t_range_ps`` are left out.
     """
     from .extract.noise import resolve_noise
     from .extract.widths import prepare
@@ -66,7 +66,7 @@ def image_dataset(m, extract_cfg: dict, *, likelihood: str, t_range_ps=None, lab
     prep = prepare(m, noise=nm_pixel, **kwargs)
     nm = nm_pixel.binned(prep.settings["summed_pixels"])
     keep = np.ones(len(prep.t_ps), bool)
-    if prep.settings.get("t0_ps") is not None:
+    if prep.settings.get("time_zero_ps") is not None:
         keep &= prep.t_ps >= 0
     if t_range_ps is not None:
         keep &= (prep.t_ps >= t_range_ps[0]) & (prep.t_ps <= t_range_ps[1])

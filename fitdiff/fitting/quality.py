@@ -82,7 +82,7 @@ def prior_width_ratios(
     priors: dict[str, Prior],
     lower: np.ndarray,
     upper: np.ndarray,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """``prior_width_ratio`` per parameter: posterior (p84 − p16) / prior (p84 − p16).
 
     Parameters
@@ -101,17 +101,18 @@ def prior_width_ratios(
         lo, hi = prior_interval(priors.get(name), float(lower[i]), float(upper[i]))
         p16, p84 = np.percentile(samples[:, i], [100 * _Q_LO, 100 * _Q_HI])
         width = hi - lo
-        out[name] = float((p84 - p16) / width) if math.isfinite(width) and width > 0 else 0.0
+        # an improper prior has no width to compare with: None (null in posterior.json)
+        out[name] = float((p84 - p16) / width) if math.isfinite(width) and width > 0 else None
     return out
 
 
-def prior_warnings(ratios: dict[str, float]) -> list[str]:
+def prior_warnings(ratios: dict[str, float | None]) -> list[str]:
     """One warning per parameter whose posterior is about as wide as its prior."""
     return [
         f"{name}: posterior ≈ prior (68 % width is {ratio:.2f} of the prior's, "
         f"≥ {PRIOR_WIDTH_RATIO_MAX:g}): the data do not constrain it; its interval is the prior's"
         for name, ratio in ratios.items()
-        if ratio >= PRIOR_WIDTH_RATIO_MAX
+        if ratio is not None and ratio >= PRIOR_WIDTH_RATIO_MAX
     ]
 
 

@@ -177,22 +177,23 @@ def _valid(model: ValleyModel, v: dict, given, P: int) -> np.ndarray:
 
 
 def _diffusion_um2_ps(model: ValleyModel, v: dict, ok: np.ndarray) -> np.ndarray:
-    """D_v in µm²/ps, shape (P, V); valleys with a diffusivity table use D(T) at each T."""
-    cols = []
-    for vl in model.valleys:
-        D = v[f"D_{vl.name}_cm2_s"].copy()
-        table = np.isnan(D)
-        if table.any():
-            from ..physics import d_total
+    """D_v in µm²/ps, shape (P, V); valleys with a diffusivity table use D(T) at each T.
 
-            with np.errstate(all="ignore"):
-                D[table] = np.asarray(
-                    d_total(v["T_K"][table], M_m0=vl.M_m0, **dict(vl.diffusivity)), float
-                )
-            with np.errstate(invalid="ignore"):
-                ok &= np.isfinite(D) & (D >= 0)
-        cols.append(D)
-    return np.stack(cols, axis=1) * UM2_PS_PER_CM2_S
+    A table's D goes through the scalar :meth:`ValleyModel.diffusion_cm2_s` of each set, so the
+    stack gets exactly its rules (the classical method, D_eff = k_BT/[M(1/τ + Γ_out)] of
+    PHYSICS.md §3.5, which needs that set's rates); only models with such a table pay for it.
+    """
+    D = np.stack([v[f"D_{vl.name}_cm2_s"] for vl in model.valleys], axis=1).copy()
+    table = np.isnan(D)
+    for p in np.flatnonzero(table.any(axis=1)):
+        given = {k: float(a[p]) for k, a in v.items() if not math.isnan(a[p])}
+        try:
+            D[p] = model.with_parameters(**given).diffusion_cm2_s()
+        except ValueError:  # ModelError and ConfigError: this set is refused
+            ok[p] = False
+    with np.errstate(invalid="ignore"):
+        ok &= np.all(np.isfinite(D) & (D >= 0), axis=1)
+    return D * UM2_PS_PER_CM2_S
 
 
 def _libm(fn, x: np.ndarray) -> np.ndarray:

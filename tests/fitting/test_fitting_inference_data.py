@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from fitdiff.cli import main
 from fitdiff.testing import write_linear_analysis
@@ -60,8 +61,11 @@ def test_posterior_json_has_arviz_diagnostics_and_prior_width_ratio(sampled):
     assert D["ess_bulk"] == pytest.approx(float(az.ess(idata)["D_cm2_s"]), rel=1e-9)
     assert D["ess_tail"] == pytest.approx(float(az.ess(idata, method="tail")["D_cm2_s"]), rel=1e-9)
     assert D["tau_int"] > 0
-    # D has a uniform prior on [0, 20]: sd 20/sqrt(12); the data pin D to ~0.06 cm²/s
-    assert D["prior_width_ratio"] == pytest.approx(D["sd"] / (20.0 / np.sqrt(12.0)), rel=1e-12)
+    # D has a uniform prior on [0, 20]: its central 68.27 % spans 0.6827 × 20 (fitdiff.fitting.
+    # quality); the posterior's p84 − p16 over it; the data pin D to ~0.06 cm²/s
+    prior_68 = (stats.norm.cdf(1) - stats.norm.cdf(-1)) * 20.0
+    lo, hi = np.percentile(idata.posterior["D_cm2_s"].values, 100 * stats.norm.cdf([-1, 1]))
+    assert D["prior_width_ratio"] == pytest.approx((hi - lo) / prior_68, rel=1e-9)
     assert D["prior_width_ratio"] < 0.05
     # w0_2_um2 has no prior and the model's bounds [0, inf): improper, so no ratio
     assert doc["parameters"]["w0_2_um2"]["prior_width_ratio"] is None
