@@ -32,7 +32,7 @@ _DESCRIPTIONS = {
     "E": "valley energy",
     "krad": "radiative rate of the light-cone states",
     "knr": "non-radiative rate",
-    "Div": "intervalley deformation potential",
+    "Div": "constant deformation potential (intervalley; Γ-point optical when from = to)",
     "rho": "areal mass density",
     "s": "LA sound velocity",
     "k0": "light-cone radius",

@@ -111,22 +111,32 @@ class BValley:
 
 @dataclass(frozen=True)
 class Channel:
-    """Intervalley scattering by dispersionless zone-edge phonons (TOPRUNG.md §2.2).
+    """Scattering by dispersionless phonons with a constant deformation potential (TOPRUNG.md §2.2).
+
+    ``from_ != to``: intervalley scattering by zone-edge phonons. ``from_ == to``: intravalley
+    Γ-point optical phonons (zero-order coupling), the same rate with v' = v and N = 1; like the
+    intervalley kernel it is isotropic (R⁽¹⁾ = 0).
 
     Attributes
     ----------
     from_, to : str
-        Valley names; the reverse direction is built with N = g_from n_final / g_to.
+        Valley names; the reverse direction is built with N = g_from n_final / g_to (none for an
+        intravalley channel: it is its own reverse).
     n_final : float
-        Equivalent final valleys reached from one initial valley.
+        Equivalent final valleys reached from one initial valley (1 for an intravalley channel).
     modes : tuple of (float, float)
-        (ħΩ in meV, D_iv in eV/nm) per phonon mode.
+        (ħΩ in meV, D in eV/nm) per phonon mode.
     """
 
     from_: str
     to: str
     n_final: float
     modes: tuple[tuple[float, float], ...]
+
+    @property
+    def intravalley(self) -> bool:
+        """Whether this is a Γ-point optical channel inside one valley."""
+        return self.from_ == self.to
 
 
 @dataclass(frozen=True)
@@ -222,8 +232,12 @@ class BoltzmannModel:
             for end in (c.from_, c.to):
                 if end not in names:
                     raise ModelError(f"{where}: unknown valley {end!r}; valleys are {names}")
-            if c.from_ == c.to:
-                raise ModelError(f"{where}: intervalley channel needs two different valleys")
+            if c.intravalley and c.n_final != 1:
+                # Γ-point phonons keep the exciton in its own valley: one final valley (§2.2)
+                raise ModelError(
+                    f"{where}: an intravalley (Γ-point optical) channel has n_final = 1, "
+                    f"got {c.n_final:g}"
+                )
             pair = frozenset((c.from_, c.to))
             if pair in seen:
                 raise ModelError(f"{where}: the pair is given twice (the reverse is implied)")
@@ -518,10 +532,16 @@ def _channel(d: Any, where: str) -> Channel:
         hw = _number({"v": m[0]}, "v", f"{where}.modes[{k}].hw_meV", lo=0.0, lo_open=True)
         D = _number({"v": m[1]}, "v", f"{where}.modes[{k}].Div_eV_per_nm", lo=0.0)
         parsed.append((hw, D))
+    n_final = _number(d, "n_final", where, 1.0, lo=0.0, lo_open=True)
+    if d["from"] == d["to"] and n_final != 1.0:
+        raise _fail(
+            f"{where}.n_final",
+            f"from == to is an intravalley (Γ-point optical) channel: n_final is 1, got {n_final:g}",
+        )
     return Channel(
         from_=d["from"],
         to=d["to"],
-        n_final=_number(d, "n_final", where, 1.0, lo=0.0, lo_open=True),
+        n_final=n_final,
         modes=tuple(parsed),
     )
 

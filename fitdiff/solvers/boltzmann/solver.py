@@ -60,7 +60,8 @@ class BoltzmannSolution:
         Seed 001's scattering-induced part: the intervalley part of ṁ and ṅ in D, shape (V, T).
     kT_tau_over_hbar : numpy.ndarray
         k_BT⟨τ⟩/ħ per valley, ⟨τ⟩ = population average of 1/Γ_out^intra (intravalley
-        acoustic out-scattering) over the current shells
+        out-scattering: acoustic, plus Γ-point optical when the model has it) over the current
+        shells
         (seed 000 eq. 2: < 1–3 means the Boltzmann picture is marginal), shape (V, T).
     pl : numpy.ndarray
         PL(t) = Σ γ φ_j n_j in excitons/ps (light cone of the bright valleys), shape (T,).
