@@ -60,7 +60,7 @@ def test_optical_channel_syntax_and_errors():
         (lambda d: d["channel"][3].update(n_final=2), r"'channel\[3\]\.n_final'.*intravalley"),
         (
             lambda d: d["channel"].append(dict(d["channel"][3])),
-            r"channel KK->KK: the pair is given twice",
+            r"channel\[6\] \(KK->KK\): the pair is given twice",
         ),
         (lambda d: d["channel"][3].update(modes=[[0.0, 40.0]]), r"channel\[3\]\.modes\[0\]"),
     ]
