@@ -111,3 +111,15 @@ def test_posterior_records_the_flags(tmp_path):
     flagged = [w for w in post.warnings if w.startswith("valley model: valley KKp")]
     assert len(flagged) == 1 and "outside its validity" in flagged[0]
     assert flagged[0] in post.to_dict()["warnings"]
+
+
+def test_image_level_model_passes_the_flags_on():
+    from fitdiff.fitting.image import ImageModel
+    from fitdiff.fitting.valleys import ValleysModel
+    from fitdiff.solvers import ValleyModel
+
+    inner = ValleysModel(ValleyModel.from_dict(_table_model(tau_dis_ps=0.02, method="classical")))
+    image = ImageModel(inner)
+    values = {p.name: p.value for p in image.parameter_table()}
+    texts = image.validity_warnings(values)
+    assert len(texts) == 1 and texts == inner.validity_warnings(values)
