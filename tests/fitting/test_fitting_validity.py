@@ -120,6 +120,6 @@ def test_image_level_model_passes_the_flags_on():
 
     inner = ValleysModel(ValleyModel.from_dict(_table_model(tau_dis_ps=0.02, method="classical")))
     image = ImageModel(inner)
-    values = {p.name: p.value for p in image.parameter_table()}
+    values = {p.name: p.default for p in image.parameter_table()}
     texts = image.validity_warnings(values)
     assert len(texts) == 1 and texts == inner.validity_warnings(values)
