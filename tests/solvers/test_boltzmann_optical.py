@@ -156,3 +156,24 @@ def test_section8_300K_optical_row():
     np.testing.assert_allclose(sol.D_cm2_s[:, -1], 1.88, atol=0.005)
     np.testing.assert_allclose(sol.D_pl_cm2_s[-1], 1.88, atol=0.005)
     assert math.isclose(np.ptp(sol.D_cm2_s[:, -1]), 0.0, abs_tol=1e-4)
+
+
+def test_thermal_validity_figure_and_fit_warning():
+    from fitdiff.fitting.boltzmann import BoltzmannValleysModel
+    from fitdiff.solvers.boltzmann.solver import thermal_kT_tau_over_hbar
+
+    # TOPRUNG.md §4: k_BTτ/ħ from the kernel ≈ 2.9 (KK), 2.0 (KΛ), 2.5 (KK′) at 20 and 300 K
+    # (its valley order KK, KL, KKp is ours), without solving in time
+    for T in (20.0, 300.0):
+        m = BoltzmannModel.from_dict(ws2(T, 1.0))
+        np.testing.assert_allclose(
+            thermal_kT_tau_over_hbar(m, build_generator(m)), [2.9, 2.0, 2.5], atol=0.15
+        )
+    fit_model = BoltzmannValleysModel.from_dict(ws2(300.0, 1.0))
+    values = {p.name: p.default for p in fit_model.parameter_table()}
+    assert fit_model.validity_warnings(values) == []
+    # τ ∝ 1/Ξ² (C_v ∝ Ξ², §2.1): Ξ = 20 eV divides it by 16, k_BTτ/ħ ≈ 0.12–0.18 < 1
+    strong = {**values, "xi_eV_KK": 20.0, "xi_eV_KL": 20.0, "xi_eV_KKp": 20.0}
+    texts = fit_model.validity_warnings(strong)
+    assert [t.split(":")[1].strip() for t in texts] == ["valley KK", "valley KL", "valley KKp"]
+    assert all("<= 1 at thermal equilibrium (T = 300 K)" in t for t in texts)
