@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from fitdiff.fitting import (
     GlobalObjective,
@@ -42,7 +41,7 @@ from fitdiff.fitting import (
 from fitdiff.fitting.valleys import ValleysModel
 from fitdiff.solvers import ValleyModel, solve_moments
 from fitdiff.solvers.moments_many import solve_moments_many
-from fitdiff.testing import THREE_VALLEYS
+from fitdiff.testing import THREE_VALLEYS, valley_curves
 
 FREE = ("D_KK_cm2_s", "D_KKp_cm2_s", "D_KL_cm2_s", "rate_KK_KKp_per_ps", "pl_scale")
 
@@ -50,21 +49,7 @@ FREE = ("D_KK_cm2_s", "D_KKp_cm2_s", "D_KL_cm2_s", "rate_KK_KKp_per_ps", "pl_sca
 def build():
     base = ValleyModel.from_dict(THREE_VALLEYS)
     t = np.linspace(-10.0, 500.0, 500)
-    sol = solve_moments(base, t)
-    rng = np.random.default_rng(0)
-    w_err = np.full(t.size, 0.01)
-    c = 1e6 * sol.pl
-    c_err = 0.02 * c + 1.0
-    widths = pd.DataFrame(
-        {
-            "t_ps": t,
-            "w2_um2": sol.w2_pl_um2 + w_err * rng.standard_normal(t.size),
-            "w2_err_um2": w_err,
-        }
-    )
-    pl = pd.DataFrame(
-        {"t_ps": t, "intensity": c + c_err * rng.standard_normal(t.size), "intensity_err": c_err}
-    )
+    widths, pl = valley_curves(THREE_VALLEYS, t, 0)
     model = ValleysModel(base)
     params = make_parameters(model, pl_scale=1e6)
     for n in FREE:

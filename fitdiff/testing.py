@@ -35,6 +35,7 @@ __all__ = [
     "streak_truth",
     "three_valley",
     "two_valley",
+    "valley_curves",
     "write_corrupt",
     "write_linear_analysis",
     "tensor_widths",
@@ -144,6 +145,40 @@ THREE_VALLEYS = {
 
 
 # ------------------------------------------------------------------ widths tables
+
+
+def valley_curves(
+    model: dict, t_ps, seed: int, *, w2_err_um2=0.01, pl_scale=1e6, pl_rel_err=0.02
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """w²_PL(t) and PL(t) of a valley ``model`` dict (exact moments, PHYSICS.md §3.3) with noise.
+
+    Widths carry Gaussian noise of σ = ``w2_err_um2`` (µm²); the PL is scaled to counts by
+    ``pl_scale`` with σ = ``pl_rel_err`` · counts + 1. Returns the widths table
+    (``t_ps, w2_um2, w2_err_um2``) and the kinetics table (``t_ps, intensity, intensity_err``).
+    """
+    from fitdiff.solvers import ValleyModel, solve_moments
+
+    rng = np.random.default_rng(seed)
+    t = np.asarray(t_ps, float)
+    sol = solve_moments(ValleyModel.from_dict(model), t)
+    w_err = np.full(t.size, w2_err_um2)
+    counts = pl_scale * sol.pl
+    c_err = pl_rel_err * counts + 1.0
+    widths = pd.DataFrame(
+        {
+            "t_ps": t,
+            "w2_um2": sol.w2_pl_um2 + w_err * rng.standard_normal(t.size),
+            "w2_err_um2": w_err,
+        }
+    )
+    pl = pd.DataFrame(
+        {
+            "t_ps": t,
+            "intensity": counts + c_err * rng.standard_normal(t.size),
+            "intensity_err": c_err,
+        }
+    )
+    return widths, pl
 
 
 def linear_widths(seed: int, *, D_cm2_s=1.5, w0_2_um2=1.0, n=30, err_um2=0.02, t_max_ps=500.0):

@@ -33,7 +33,9 @@ SERIES_T_K = (75.0, 100.0, 150.0, 200.0, 300.0)
 #: Noise seeds of the series, one per file (any fixed integers).
 SERIES_SEEDS = (1075, 1100, 1150, 1200, 1300)
 
-#: D(T) parameters of every valley: seed 000 Fig. 2 (PHYSICS.md §2 reference values).
+#: D(T) parameters: seed 000 Fig. 2 (PHYSICS.md §2 reference values). Both valleys get
+#: D = d_total(T) written into the model as ``D_cm2_s`` (a ``[valley.diffusivity]`` table would
+#: become D_eff = k_BT/[M(1/τ + Γ_out)] per valley, PHYSICS.md §3.5, and break the exact truth).
 D_T_SOURCE = {"xi_eV": 7.0, "rho_g_cm2": 4.46e-7, "s_cm_s": 4.1e5}
 #: Exciton mass of both valleys, m0 (seed 000 Fig. 2). Equal masses and equal D(T) in both
 #: valleys make w²(t) exactly linear (intervalley jumps then do not change the width), so the
@@ -52,15 +54,21 @@ T_K = {T_K}
 name = "KK"                        # bright valley
 E_meV = 0.0
 M_m0 = {M}
+g = 1                              # degeneracy (equilibrium weight g M e^(-E/kT)): one valley of each kind here, not WS2's KK:KL = 2:6 counting
 radiative_rate_per_ps = 0.01       # illustrative (100 ps radiative time)
-diffusivity = {{ xi_eV = {xi}, rho_g_cm2 = {rho}, s_cm_s = {s}, method = "log" }}
+# D given directly: seed 000's D(T) at T_K (fitdiff.physics.d_total, xi = {xi} eV, rho = {rho}
+# g/cm2, s = {s} cm/s, log method), the same in both valleys so that w2(t) is exactly linear.
+# A [valley.diffusivity] table would instead give each valley D_eff = kBT/[M(1/tau + Gamma_out)]
+# (PHYSICS.md 3.5), different in KK and KL.
+D_cm2_s = {D!r}
 
 [[valley]]
 name = "KL"                        # momentum-dark K-Lambda valley, 30.5 meV below KK (seed 001)
 E_meV = -30.5
 M_m0 = {M}
+g = 1
 nonradiative_rate_per_ps = 0.001   # illustrative (1 ns dark lifetime)
-diffusivity = {{ xi_eV = {xi}, rho_g_cm2 = {rho}, s_cm_s = {s}, method = "log" }}
+D_cm2_s = {D!r}
 
 [[transition]]
 from = "KK"
@@ -69,7 +77,7 @@ rate_per_ps = 0.5                  # illustrative downhill rate; uphill by detai
 
 [source]
 valley = "KK"
-w0_um = 0.7
+w0_um = 0.7                        # density exp(-r^2/w0^2) at creation: w0^2 = <r^2> (PHYSICS.md 3.1), FWHM = 2 w0 sqrt(ln 2)
 t0_ps = 20.0
 pulse_fwhm_ps = 2.0
 
@@ -113,6 +121,7 @@ def model_text(
     return MODEL_TEMPLATE.format(
         T_K=T_K,
         M=M_M0,
+        D=true_D_cm2_s(T_K),
         xi=D_T_SOURCE["xi_eV"],
         rho=D_T_SOURCE["rho_g_cm2"],
         s=D_T_SOURCE["s_cm_s"],

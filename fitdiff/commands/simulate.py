@@ -110,13 +110,8 @@ def _main(args: argparse.Namespace) -> int:
     solver = args.solver or ("spatial" if model.has_annihilation else "moments")
     # PHYSICS.md §3.5: a D(T) used in a valley carries its validity flags, reported
     flags = model.diffusivity_flags()
-    for name, f in flags.items():
-        if not f["valid"]:
-            print(
-                f"fitdiff simulate: valley {name}: D(T) outside its validity "
-                f"(kBT tau/hbar = {f['kBT_tau_over_hbar']:.3g}): {f['note']}",
-                file=sys.stderr,
-            )
+    for text in model.diffusivity_warnings():
+        print(f"fitdiff simulate: warning: {text}", file=sys.stderr)
     if solver == "moments" and model.has_annihilation:
         raise ConfigError(
             f"{args.model}: annihilation makes the moments non-closing; use --solver spatial"

@@ -32,7 +32,7 @@ _DESCRIPTIONS = {
     "E": "valley energy",
     "krad": "radiative rate of the light-cone states",
     "knr": "non-radiative rate",
-    "Div": "intervalley deformation potential",
+    "Div": "constant deformation potential (intervalley; Γ-point optical when from = to)",
     "rho": "areal mass density",
     "s": "LA sound velocity",
     "k0": "light-cone radius",
@@ -138,6 +138,30 @@ class BoltzmannValleysModel(ForwardModel):
         cols["D_model_cm2_s"] = sol.D_pl_cm2_s
         cols["pl_over_plmax"] = sol.pl_over_plmax
         return cols
+
+    def validity_warnings(self, values: dict) -> list[str]:
+        """Valleys whose thermal k_BT⟨τ⟩/ħ ≤ 1 at ``values`` (seed 000 eq. 2: the Boltzmann
+        picture needs > 1; TOPRUNG.md §4 reports ≈ 2–3 for the WS2 placeholders, marginal)."""
+        from ..solvers.boltzmann import build_generator
+        from ..solvers.boltzmann.solver import thermal_kT_tau_over_hbar
+
+        changed = {
+            k: float(values[k])
+            for k in self._names
+            if k in values and float(values[k]) != self._defaults[k]
+        }
+        try:
+            model = self.base.with_parameters(**changed)
+            figure = thermal_kT_tau_over_hbar(model, build_generator(model))
+        except ValueError as exc:  # impossible values never reach a finished fit
+            return [f"Boltzmann model: cannot evaluate k_BT<tau>/hbar: {exc}"]
+        return [
+            f"Boltzmann model: valley {v.name}: k_BT<tau>/hbar = {x:.3g} <= 1 at thermal "
+            f"equilibrium (T = {model.T_K:g} K): the semiclassical kinetic equation is outside "
+            "its regime (seed 000 eq. 2)"
+            for v, x in zip(model.valleys, figure, strict=True)
+            if not x > 1.0
+        ]
 
     def fingerprint(self):
         return {**super().fingerprint(), "base": self.base.to_dict()}

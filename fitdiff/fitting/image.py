@@ -277,6 +277,10 @@ class ImageModel(ForwardModel):
         psf = ParameterInfo("psf_w2_um2", "µm²", 0.0, 0.0, math.inf, False, "PSF w² (added)")
         return table + centres + [psf]
 
+    def validity_warnings(self, values: dict) -> list[str]:
+        """The width model's own validity warnings (e.g. D(T) flags of a valley model)."""
+        return self.inner.validity_warnings({k: values[k] for k in self.inner.parameter_names()})
+
     def _times(self, data: ImageData) -> WidthsData:
         key = id(data)
         if key not in self._tgrid:

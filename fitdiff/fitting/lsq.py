@@ -74,6 +74,9 @@ def least_squares(
     if covar is None or not res.errorbars:
         covar = None
         warnings.append("covariance unavailable (singular Jacobian or a parameter on a bound)")
+    # the model's own validity at the fitted values (D(T) flags of a valley model, PHYSICS.md
+    # §3.5): reported with the fit, not only by `fitdiff simulate`
+    warnings += objective.validity_warnings(theta)
     chi2_note = chi2_warning(chi2, ndata, nvarys)
     if chi2_note:
         warnings.insert(0, chi2_note)

@@ -99,6 +99,14 @@ class ForwardModel:
         """Model-specific columns for ``best_fit.csv`` (default: none)."""
         return {}
 
+    def validity_warnings(self, values: dict) -> list[str]:
+        """Where the model is outside its own validity at ``values`` (default: never).
+
+        Recorded with the fit-quality warnings of ``results.json`` / ``posterior.json`` and
+        shown at the top of the report (PHYSICS.md §3.5: never silently used).
+        """
+        return []
+
     def fingerprint(self) -> dict:
         """JSON-able description that changes whenever predictions could change."""
         return {"kind": self.kind, "parameters": [asdict(p) for p in self.parameter_table()]}

@@ -293,6 +293,16 @@ class Objective:
         params.update_constraints()
         return params.valuesdict()
 
+    def validity_warnings(self, theta) -> list[str]:
+        """Every term's :meth:`ForwardModel.validity_warnings` at ``theta``, each sentence once
+        (the widths and PL terms of one measurement share their model)."""
+        values = self.values(theta)
+        out: dict[str, None] = {}
+        for term in self.terms:
+            for text in term.model.validity_warnings(term.model_values(values)):
+                out[text] = None
+        return list(out)
+
     def units(self) -> dict[str, str]:
         """Unit of each lmfit parameter (from the model table, else from its name suffix)."""
         out = {n: unit_of(n) for n in self.parameters}

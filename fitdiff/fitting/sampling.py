@@ -508,4 +508,8 @@ def _run(
         resumed_from=int(done) if resume else 0,
     )
     annotate_posterior(post, objective)  # posterior ≈ prior warnings (issue 12 item 5)
+    if post.samples.size:
+        # the model's validity (e.g. D(T) flags) at the posterior median, as the fit reports it
+        median = np.median(post.samples, axis=0)
+        post.warnings = [*post.warnings, *objective.validity_warnings(median)]
     return post

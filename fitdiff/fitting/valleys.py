@@ -186,6 +186,18 @@ class ValleysModel(ForwardModel):
         cols["D_model_cm2_s"] = sol.D_pl_cm2_s
         return cols
 
+    def validity_warnings(self, values: dict) -> list[str]:
+        """The D(T) validity flags of the valleys whose D comes from a ``[valley.diffusivity]``
+        table, at the fitted T_K (PHYSICS.md §3.5; the same sentences ``fitdiff simulate``
+        prints). A valley whose ``D_<v>_cm2_s`` the fit moved has no table any more."""
+        base = self._base_values
+        flat = {k: values[k] for k in self._names if k in values and values[k] != base[k]}
+        try:
+            model = self.base.with_parameters(**flat)
+        except ValueError as exc:  # impossible values never reach a finished fit
+            return [f"valley model: cannot evaluate the D(T) validity flags: {exc}"]
+        return [f"valley model: {text}" for text in model.diffusivity_warnings()]
+
     def fingerprint(self):
         return {**super().fingerprint(), "base": self.base.to_dict()}
 

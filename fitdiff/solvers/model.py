@@ -38,6 +38,10 @@ __all__ = [
 
 #: Gaussian FWHM = this factor times sigma.
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+#: |δD|/D_cl above which a valley's weak-localisation correction is flagged. The correction is
+#: first order in ħ/(k_BTτ) (seed 000 eq. 9), so one comparable to D_cl is beyond its accuracy;
+#: the number 0.5 is fitdiff's convention, not seed 000's.
+WL_CORRECTION_MAX = 0.5
 
 
 @dataclass(frozen=True)
@@ -331,7 +335,9 @@ class ValleyModel:
     def diffusivity_flags(self) -> dict[str, dict]:
         """Validity flags of every valley whose D comes from the D(T) model (PHYSICS.md §2,
         §3.5): ``kBT_tau_over_hbar``, ``kBT_over_Ms2``, ``tau_phi_over_tau``, ``valid``,
-        ``note`` from :func:`fitdiff.physics.diffusivity` with that valley's mass."""
+        ``note`` from :func:`fitdiff.physics.diffusivity` with that valley's mass, plus
+        ``method`` and ``delta_D_over_D_classical`` (|δD|/D_cl of the weak-localisation
+        correction; 0 with ``method = "classical"``, which leaves it out)."""
         from ..physics import diffusivity
 
         out = {}
@@ -343,13 +349,40 @@ class ValleyModel:
             row = diffusivity(
                 self.T_K, method="log" if method == "classical" else method, M_m0=v.M_m0, **kw
             ).iloc[0]
+            wl = 0.0
+            if method != "classical" and row["D_classical_cm2_s"] > 0:
+                wl = abs(float(row["delta_D_cm2_s"])) / float(row["D_classical_cm2_s"])
             out[v.name] = {
                 "kBT_tau_over_hbar": float(row["kBT_tau_over_hbar"]),
                 "kBT_over_Ms2": float(row["kBT_over_Ms2"]),
                 "tau_phi_over_tau": float(row["tau_phi_over_tau"]),
+                "delta_D_over_D_classical": wl,
+                "method": method,
                 "valid": bool(row["valid"]),
                 "note": str(row["note"]),
             }
+        return out
+
+    def diffusivity_warnings(self) -> list[str]:
+        """One sentence per valley whose D(T) is outside its validity (PHYSICS.md §3.5: an
+        invalid valley is reported, never silently used): the flags of
+        :meth:`diffusivity_flags` that fail, with their values. Empty when all hold."""
+        out = []
+        for name, f in self.diffusivity_flags().items():
+            if not f["valid"]:
+                out.append(
+                    f"valley {name}: D(T) at T = {self.T_K:g} K outside its validity "
+                    f"(kBT tau/hbar = {f['kBT_tau_over_hbar']:.3g}, needs > 1; "
+                    f"kBT/(M s^2) = {f['kBT_over_Ms2']:.3g}, needs > 1; "
+                    f"tau_phi/tau = {f['tau_phi_over_tau']:.3g}): {f['note']}"
+                )
+            if f["delta_D_over_D_classical"] > WL_CORRECTION_MAX:
+                out.append(
+                    f"valley {name}: weak-localisation correction |dD|/D_cl = "
+                    f"{f['delta_D_over_D_classical']:.3g} > {WL_CORRECTION_MAX:g} at "
+                    f"T = {self.T_K:g} K: the first-order correction (seed 000 eq. 9) is "
+                    'unreliable there; consider method = "classical" or a D given directly'
+                )
         return out
 
     def diffusion_um2_ps(self) -> np.ndarray:

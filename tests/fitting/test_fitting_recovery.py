@@ -19,7 +19,7 @@ from fitdiff.fitting import (
     least_squares,
     make_parameters,
 )
-from fitdiff.testing import TWO_VALLEYS, linear_widths
+from fitdiff.testing import TWO_VALLEYS, linear_widths, valley_curves
 
 
 def _within_3_sigma(fit, truth: dict):
@@ -88,29 +88,7 @@ def test_diffusivity_recovers_xi_and_tau_dis_and_aic_prefers_weak_localization()
 
 def _valley_data(seed):
     """w²_PL(t) and PL(t) of TWO_VALLEYS with noise; PL scaled to counts by 1e6."""
-    from fitdiff.solvers import ValleyModel, solve_moments
-
-    rng = np.random.default_rng(seed)
-    t = np.linspace(-10.0, 300.0, 80)
-    sol = solve_moments(ValleyModel.from_dict(TWO_VALLEYS), t)
-    w_err = np.full(t.size, 0.01)
-    counts = 1e6 * sol.pl
-    c_err = 0.02 * counts + 1.0
-    widths = pd.DataFrame(
-        {
-            "t_ps": t,
-            "w2_um2": sol.w2_pl_um2 + w_err * rng.standard_normal(t.size),
-            "w2_err_um2": w_err,
-        }
-    )
-    pl = pd.DataFrame(
-        {
-            "t_ps": t,
-            "intensity": counts + c_err * rng.standard_normal(t.size),
-            "intensity_err": c_err,
-        }
-    )
-    return widths, pl
+    return valley_curves(TWO_VALLEYS, np.linspace(-10.0, 300.0, 80), seed)
 
 
 def test_valleys_two_valley_joint_fit_recovers_D_bright_D_dark_and_downhill_rate():

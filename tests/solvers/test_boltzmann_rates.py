@@ -126,13 +126,22 @@ def test_model_file_errors_name_the_key():
 
     cases = [
         (lambda d: d["valley"][0].update(M_m0=-1.0), r"'valley\[0\]\.M_m0': must be > 0"),
-        (lambda d: d["grid"].update(dq=1.0), r"unknown model key\(s\) grid\.dq"),
+        (
+            lambda d: d["grid"].update(dq=1.0),
+            r"grid\.dq: unknown model key \(allowed: dQ_over_ks, form_factor_aB_nm\)",
+        ),
         (lambda d: d["channel"].append(copy.deepcopy(d["channel"][0])), r"given twice"),
         (lambda d: d["channel"][0].update(to="XX"), r"unknown valley 'XX'"),
         (lambda d: d["valley"][0].update(bright=False), r"no valley is bright"),
         (lambda d: d["source"].update(kind="warm"), r"source\.kind 'warm'"),
         (lambda d: d["light_cone"].update(E_X_eV=2.0), r"k0_per_nm or E_X_eV, not both"),
         (lambda d: d.update(solver="moments"), r"'solver': must be 'boltzmann'"),
+        # list elements are named by index, as in the valley-model schema (one set of checks)
+        (lambda d: d["time"].update(t_ps=[0.0, "x", 3]), r"'time\.t_ps\[1\]': must be a number"),
+        (
+            lambda d: d["channel"][0].update(modes=[[16.0, -1.0]]),
+            r"'channel\[0\]\.modes\[0\]\[1\] \(Div_eV_per_nm\)': must be >= 0",
+        ),
     ]
     for change, match in cases:
         d = ws2()

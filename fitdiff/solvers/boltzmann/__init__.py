@@ -8,14 +8,13 @@ reduced exactly to the spatial moments (n, p, m) on shells of |Q|.
   pulse and IRF convolved before ratios; :class:`BoltzmannSolution` - the §9 columns.
 """
 
-from .config import BInstrument, BoltzmannModel, BSource, BValley, Channel
+from .config import BoltzmannModel, BSource, BValley, Channel
 from .generator import Generator, build_generator
 from .grid import Grid, build_grid
 from .solver import BoltzmannSolution, solve
 from .source import formation, source_vector
 
 __all__ = [
-    "BInstrument",
     "BSource",
     "BValley",
     "BoltzmannModel",

@@ -13,6 +13,17 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConfigError, ModelError
+from ..checks import (
+    check_table,
+    key_error,
+    number,
+    number_at,
+    require_finite,
+    require_nonneg,
+    require_positive,
+    start_stop_count,
+)
+from ..components import Instrument
 
 _TOP_KEYS = (
     "solver",
@@ -41,38 +52,6 @@ _CHANNEL_KEYS = ("from", "to", "n_final", "modes")
 _SOURCE_KINDS = ("hot", "thermal")
 #: FWHM of a Gaussian in units of its standard deviation.
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
-
-
-def _fail(path: str, what: str) -> ConfigError:
-    return ConfigError(f"model key {path!r}: {what}")
-
-
-def _number(d: dict, key: str, where: str, default: Any = ..., *, lo=None, lo_open=False):
-    """``d[key]`` as a finite float above ``lo`` (errors name the key path)."""
-    path = f"{where}.{key}" if where else key
-    if key not in d:
-        if default is ...:
-            raise _fail(path, "is required")
-        return default
-    value = d[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(path, f"must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise _fail(path, f"must be finite, got {value}")
-    if lo is not None and (value <= lo if lo_open else value < lo):
-        raise _fail(path, f"must be {'>' if lo_open else '>='} {lo:g}, got {value:g}")
-    return value
-
-
-def _table(d: Any, allowed: tuple[str, ...], where: str) -> dict:
-    if not isinstance(d, dict):
-        raise _fail(where, f"must be a table, got {type(d).__name__}")
-    unknown = sorted(set(d) - set(allowed))
-    if unknown:
-        paths = ", ".join(f"{where}.{k}" if where else k for k in unknown)
-        raise ConfigError(f"unknown model key(s) {paths}; allowed here: {', '.join(allowed)}")
-    return d
 
 
 @dataclass(frozen=True)
@@ -111,22 +90,32 @@ class BValley:
 
 @dataclass(frozen=True)
 class Channel:
-    """Intervalley scattering by dispersionless zone-edge phonons (TOPRUNG.md §2.2).
+    """Scattering by dispersionless phonons with a constant deformation potential (TOPRUNG.md §2.2).
+
+    ``from_ != to``: intervalley scattering by zone-edge phonons. ``from_ == to``: intravalley
+    Γ-point optical phonons (zero-order coupling), the same rate with v' = v and N = 1; like the
+    intervalley kernel it is isotropic (R⁽¹⁾ = 0).
 
     Attributes
     ----------
     from_, to : str
-        Valley names; the reverse direction is built with N = g_from n_final / g_to.
+        Valley names; the reverse direction is built with N = g_from n_final / g_to (none for an
+        intravalley channel: it is its own reverse).
     n_final : float
-        Equivalent final valleys reached from one initial valley.
+        Equivalent final valleys reached from one initial valley (1 for an intravalley channel).
     modes : tuple of (float, float)
-        (ħΩ in meV, D_iv in eV/nm) per phonon mode.
+        (ħΩ in meV, D in eV/nm) per phonon mode.
     """
 
     from_: str
     to: str
     n_final: float
     modes: tuple[tuple[float, float], ...]
+
+    @property
+    def intravalley(self) -> bool:
+        """Whether this is a Γ-point optical channel inside one valley."""
+        return self.from_ == self.to
 
 
 @dataclass(frozen=True)
@@ -138,14 +127,6 @@ class BSource:
     w0_um: float = 0.3
     t0_ps: float = 0.0
     pulse_fwhm_ps: float = 0.0
-
-
-@dataclass(frozen=True)
-class BInstrument:
-    """Gaussian PSF (squared width w_psf² in µm²) and Gaussian IRF (FWHM in ps)."""
-
-    w_psf_um: float = 0.0
-    irf_fwhm_ps: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -169,7 +150,7 @@ class BoltzmannModel:
     form_factor_aB_nm : float or None
         Exciton form factor F(q)² = [1 + (q a_B/4)²]^(−3) when given (§2.1); None: F = 1.
     source : BSource
-    instrument : BInstrument
+    instrument : Instrument
     time_ps : (start, stop, count) or None
     render : dict
         ``[render]`` table passed through to the image writer (validated there).
@@ -184,7 +165,7 @@ class BoltzmannModel:
     source: BSource
     dQ_over_ks: float = 0.5
     form_factor_aB_nm: float | None = None
-    instrument: BInstrument = field(default_factory=BInstrument)
+    instrument: Instrument = field(default_factory=Instrument)
     time_ps: tuple[float, float, int] | None = None
     render: dict = field(default_factory=dict, compare=False)
 
@@ -193,70 +174,62 @@ class BoltzmannModel:
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
-        if not (math.isfinite(self.T_K) and self.T_K > 0):
-            raise ModelError(f"T_K must be > 0 K, got {self.T_K}")
+        require_positive(self.T_K, "T_K", "K")
         if not self.valleys:
             raise ModelError("a Boltzmann model needs at least one [[valley]]")
         names = [v.name for v in self.valleys]
         if len(set(names)) != len(names):
             raise ModelError(f"valley names must be unique, got {names}")
-        for v in self.valleys:
-            where = f"valley {v.name!r}"
-            for attr, lo, open_ in (
-                ("M_m0", 0.0, True),
-                ("g", 0.0, True),
-                ("xi_eV", 0.0, False),
-                ("radiative_rate_per_ps", 0.0, False),
-                ("nonradiative_rate_per_ps", 0.0, False),
-            ):
-                x = getattr(v, attr)
-                if not math.isfinite(x) or (x <= lo if open_ else x < lo):
-                    raise ModelError(f"{where}: {attr} must be {'>' if open_ else '>='} 0, got {x}")
-            if not math.isfinite(v.E_meV):
-                raise ModelError(f"{where}: E_meV must be finite, got {v.E_meV}")
+        for i, v in enumerate(self.valleys):
+            where = f"valley[{i}]"
+            require_positive(v.M_m0, f"{where}.M_m0 (valley {v.name})", "m0")
+            require_positive(v.g, f"{where}.g (valley {v.name})")
+            require_finite(v.E_meV, f"{where}.E_meV (valley {v.name})")
+            for attr in ("xi_eV", "radiative_rate_per_ps", "nonradiative_rate_per_ps"):
+                require_nonneg(getattr(v, attr), f"{where}.{attr} (valley {v.name})")
         if not any(v.bright for v in self.valleys):
             raise ModelError("no valley is bright: set bright = true on the light-cone valley")
         seen = set()
-        for c in self.channels:
-            where = f"channel {c.from_}->{c.to}"
+        for i, c in enumerate(self.channels):
+            where = f"channel[{i}] ({c.from_}->{c.to})"
             for end in (c.from_, c.to):
                 if end not in names:
                     raise ModelError(f"{where}: unknown valley {end!r}; valleys are {names}")
-            if c.from_ == c.to:
-                raise ModelError(f"{where}: intervalley channel needs two different valleys")
+            if c.intravalley and c.n_final != 1:
+                # Γ-point phonons keep the exciton in its own valley: one final valley (§2.2)
+                raise ModelError(
+                    f"{where}: an intravalley (Γ-point optical) channel has n_final = 1, "
+                    f"got {c.n_final:g}"
+                )
             pair = frozenset((c.from_, c.to))
             if pair in seen:
                 raise ModelError(f"{where}: the pair is given twice (the reverse is implied)")
             seen.add(pair)
-            if not (math.isfinite(c.n_final) and c.n_final > 0):
-                raise ModelError(f"{where}: n_final must be > 0, got {c.n_final}")
+            require_positive(c.n_final, f"{where}.n_final")
             if not c.modes:
                 raise ModelError(f"{where}: modes must list at least one [hw_meV, Div_eV_per_nm]")
-            for hw, D in c.modes:
-                if not (math.isfinite(hw) and hw > 0 and math.isfinite(D) and D >= 0):
-                    raise ModelError(f"{where}: mode [{hw}, {D}] needs hw_meV > 0, Div >= 0")
-        for attr in ("rho_kg_m2", "s_m_s", "k0_per_nm", "dQ_over_ks"):
-            x = getattr(self, attr)
-            if not (math.isfinite(x) and x > 0):
-                raise ModelError(f"{attr} must be > 0, got {x}")
-        if self.form_factor_aB_nm is not None and not self.form_factor_aB_nm > 0:
-            raise ModelError(f"form_factor_aB_nm must be > 0, got {self.form_factor_aB_nm}")
+            for k, (hw, D) in enumerate(c.modes):
+                require_positive(hw, f"{where}.modes[{k}][0] (hw_meV)", "meV")
+                require_nonneg(D, f"{where}.modes[{k}][1] (Div_eV_per_nm)")
+        for attr, unit in (
+            ("rho_kg_m2", "kg/m²"),
+            ("s_m_s", "m/s"),
+            ("k0_per_nm", "1/nm"),
+            ("dQ_over_ks", ""),
+        ):
+            require_positive(getattr(self, attr), attr, unit)
+        if self.form_factor_aB_nm is not None:
+            require_positive(self.form_factor_aB_nm, "grid.form_factor_aB_nm", "nm")
         s = self.source
         if s.valley not in names:
             raise ModelError(f"source.valley {s.valley!r} is not a valley; valleys are {names}")
         if s.kind not in _SOURCE_KINDS:
             raise ModelError(f"source.kind {s.kind!r} is not one of {list(_SOURCE_KINDS)}")
-        if not (math.isfinite(s.w0_um) and s.w0_um > 0):
-            raise ModelError(f"source.w0_um must be > 0, got {s.w0_um}")
-        for attr, x in (
-            ("source.pulse_fwhm_ps", s.pulse_fwhm_ps),
-            ("instrument.w_psf_um", self.instrument.w_psf_um),
-            ("instrument.irf_fwhm_ps", self.instrument.irf_fwhm_ps),
-        ):
-            if not (math.isfinite(x) and x >= 0):
-                raise ModelError(f"{attr} must be >= 0, got {x}")
-        if not math.isfinite(s.t0_ps):
-            raise ModelError(f"source.t0_ps must be finite, got {s.t0_ps}")
+        require_positive(s.w0_um, "source.w0_um", "µm")
+        require_finite(s.t0_ps, "source.t0_ps")
+        require_nonneg(s.pulse_fwhm_ps, "source.pulse_fwhm_ps")
+        require_nonneg(self.instrument.w_psf_um, "instrument.w_psf_um")
+        require_nonneg(self.instrument.irf_fwhm_ps, "instrument.irf_fwhm_ps")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -268,61 +241,61 @@ class BoltzmannModel:
         ConfigError
             Unknown keys (named by key path), missing, non-numeric or unphysical values.
         """
-        _table(d, _TOP_KEYS, "")
+        check_table(d, _TOP_KEYS, "")
         if d.get("solver", "boltzmann") != "boltzmann":
-            raise _fail("solver", f"must be 'boltzmann' for this model, got {d['solver']!r}")
-        T_K = _number(d, "T_K", "", lo=0.0, lo_open=True)
+            raise key_error("solver", f"must be 'boltzmann' for this model, got {d['solver']!r}")
+        T_K = number(d, "T_K", "", lo=0.0, lo_open=True)
         raw = d.get("valley")
         if not isinstance(raw, list) or not raw:
-            raise _fail("valley", "give at least one [[valley]] table")
+            raise key_error("valley", "give at least one [[valley]] table")
         valleys = tuple(_valley(v, f"valley[{i}]") for i, v in enumerate(raw))
         raw_ch = d.get("channel", [])
         if not isinstance(raw_ch, list):
-            raise _fail("channel", "must be an array of [[channel]] tables")
+            raise key_error("channel", "must be an array of [[channel]] tables")
         channels = tuple(_channel(c, f"channel[{i}]") for i, c in enumerate(raw_ch))
-        ph = _table(d.get("phonons", {}), ("rho_kg_m2", "s_m_s"), "phonons")
-        lc = _table(d.get("light_cone", {}), ("k0_per_nm", "E_X_eV"), "light_cone")
+        ph = check_table(d.get("phonons", {}), ("rho_kg_m2", "s_m_s"), "phonons")
+        lc = check_table(d.get("light_cone", {}), ("k0_per_nm", "E_X_eV"), "light_cone")
         if "k0_per_nm" in lc and "E_X_eV" in lc:
-            raise _fail("light_cone", "give k0_per_nm or E_X_eV, not both")
+            raise key_error("light_cone", "give k0_per_nm or E_X_eV, not both")
         if "E_X_eV" in lc:
             from .rates import k0_from_photon_energy
 
-            k0 = k0_from_photon_energy(_number(lc, "E_X_eV", "light_cone", lo=0.0, lo_open=True))
+            k0 = k0_from_photon_energy(number(lc, "E_X_eV", "light_cone", lo=0.0, lo_open=True))
         else:
-            k0 = _number(lc, "k0_per_nm", "light_cone", lo=0.0, lo_open=True)
-        gr = _table(d.get("grid", {}), ("dQ_over_ks", "form_factor_aB_nm"), "grid")
-        src = _table(
+            k0 = number(lc, "k0_per_nm", "light_cone", lo=0.0, lo_open=True)
+        gr = check_table(d.get("grid", {}), ("dQ_over_ks", "form_factor_aB_nm"), "grid")
+        src = check_table(
             d.get("source", {}), ("valley", "kind", "w0_um", "t0_ps", "pulse_fwhm_ps"), "source"
         )
         bright = [v.name for v in valleys if v.bright]
         source = BSource(
             valley=str(src.get("valley", bright[0] if bright else valleys[0].name)),
             kind=str(src.get("kind", "hot")),
-            w0_um=_number(src, "w0_um", "source", 0.3, lo=0.0, lo_open=True),
-            t0_ps=_number(src, "t0_ps", "source", 0.0),
-            pulse_fwhm_ps=_number(src, "pulse_fwhm_ps", "source", 0.0, lo=0.0),
+            w0_um=number(src, "w0_um", "source", 0.3, lo=0.0, lo_open=True),
+            t0_ps=number(src, "t0_ps", "source", 0.0),
+            pulse_fwhm_ps=number(src, "pulse_fwhm_ps", "source", 0.0, lo=0.0),
         )
-        ins = _table(d.get("instrument", {}), ("w_psf_um", "irf_fwhm_ps"), "instrument")
-        instrument = BInstrument(
-            w_psf_um=_number(ins, "w_psf_um", "instrument", 0.0, lo=0.0),
-            irf_fwhm_ps=_number(ins, "irf_fwhm_ps", "instrument", 0.0, lo=0.0),
+        ins = check_table(d.get("instrument", {}), ("w_psf_um", "irf_fwhm_ps"), "instrument")
+        instrument = Instrument(
+            w_psf_um=number(ins, "w_psf_um", "instrument", 0.0, lo=0.0),
+            irf_fwhm_ps=number(ins, "irf_fwhm_ps", "instrument", 0.0, lo=0.0),
         )
-        tm = _table(d.get("time", {}), ("t_ps",), "time")
-        time_ps = _time_grid(tm)
+        tm = check_table(d.get("time", {}), ("t_ps",), "time")
+        time_ps = start_stop_count(tm, "t_ps", "time")
         render = d.get("render", {})
         if not isinstance(render, dict):
-            raise _fail("render", "must be a table")
+            raise key_error("render", "must be a table")
         try:
             return cls(
                 T_K=T_K,
                 valleys=valleys,
                 channels=channels,
-                rho_kg_m2=_number(ph, "rho_kg_m2", "phonons", lo=0.0, lo_open=True),
-                s_m_s=_number(ph, "s_m_s", "phonons", lo=0.0, lo_open=True),
+                rho_kg_m2=number(ph, "rho_kg_m2", "phonons", lo=0.0, lo_open=True),
+                s_m_s=number(ph, "s_m_s", "phonons", lo=0.0, lo_open=True),
                 k0_per_nm=k0,
                 source=source,
-                dQ_over_ks=_number(gr, "dQ_over_ks", "grid", 0.5, lo=0.0, lo_open=True),
-                form_factor_aB_nm=_number(
+                dQ_over_ks=number(gr, "dQ_over_ks", "grid", 0.5, lo=0.0, lo_open=True),
+                form_factor_aB_nm=number(
                     gr, "form_factor_aB_nm", "grid", None, lo=0.0, lo_open=True
                 ),
                 instrument=instrument,
@@ -482,61 +455,51 @@ class BoltzmannModel:
 
 
 def _valley(d: Any, where: str) -> BValley:
-    _table(d, _VALLEY_KEYS, where)
+    check_table(d, _VALLEY_KEYS, where)
     if "name" not in d or not isinstance(d["name"], str) or not d["name"].isidentifier():
-        raise _fail(f"{where}.name", "is required: a name made of letters, digits and _")
+        raise key_error(f"{where}.name", "is required: a name made of letters, digits and _")
     if "g" not in d:
         # PHYSICS.md §3.5: the degeneracy enters the equilibrium weights; it must be stated
-        raise _fail(f"{where}.g", "is required: state the valley degeneracy (e.g. 2 for KK)")
+        raise key_error(f"{where}.g", "is required: state the valley degeneracy (e.g. 2 for KK)")
     bright = d.get("bright", False)
     if not isinstance(bright, bool):
-        raise _fail(f"{where}.bright", f"must be true or false, got {bright!r}")
+        raise key_error(f"{where}.bright", f"must be true or false, got {bright!r}")
     return BValley(
         name=d["name"],
-        E_meV=_number(d, "E_meV", where),
-        M_m0=_number(d, "M_m0", where, lo=0.0, lo_open=True),
-        g=_number(d, "g", where, lo=0.0, lo_open=True),
-        xi_eV=_number(d, "xi_eV", where, lo=0.0),
+        E_meV=number(d, "E_meV", where),
+        M_m0=number(d, "M_m0", where, lo=0.0, lo_open=True),
+        g=number(d, "g", where, lo=0.0, lo_open=True),
+        xi_eV=number(d, "xi_eV", where, lo=0.0),
         bright=bright,
-        radiative_rate_per_ps=_number(d, "radiative_rate_per_ps", where, 0.0, lo=0.0),
-        nonradiative_rate_per_ps=_number(d, "nonradiative_rate_per_ps", where, 0.0, lo=0.0),
+        radiative_rate_per_ps=number(d, "radiative_rate_per_ps", where, 0.0, lo=0.0),
+        nonradiative_rate_per_ps=number(d, "nonradiative_rate_per_ps", where, 0.0, lo=0.0),
     )
 
 
 def _channel(d: Any, where: str) -> Channel:
-    _table(d, _CHANNEL_KEYS, where)
+    check_table(d, _CHANNEL_KEYS, where)
     for key in ("from", "to"):
         if not isinstance(d.get(key), str):
-            raise _fail(f"{where}.{key}", "is required: a valley name")
+            raise key_error(f"{where}.{key}", "is required: a valley name")
     modes = d.get("modes")
     if not isinstance(modes, list) or not modes:
-        raise _fail(f"{where}.modes", "give [[hw_meV, Div_eV_per_nm], ...] (at least one mode)")
+        raise key_error(f"{where}.modes", "give [[hw_meV, Div_eV_per_nm], ...] (at least one mode)")
     parsed = []
     for k, m in enumerate(modes):
         if not (isinstance(m, list) and len(m) == 2):
-            raise _fail(f"{where}.modes[{k}]", f"must be [hw_meV, Div_eV_per_nm], got {m!r}")
-        hw = _number({"v": m[0]}, "v", f"{where}.modes[{k}].hw_meV", lo=0.0, lo_open=True)
-        D = _number({"v": m[1]}, "v", f"{where}.modes[{k}].Div_eV_per_nm", lo=0.0)
+            raise key_error(f"{where}.modes[{k}]", f"must be [hw_meV, Div_eV_per_nm], got {m!r}")
+        hw = number_at(m[0], f"{where}.modes[{k}][0] (hw_meV)", lo=0.0, lo_open=True)
+        D = number_at(m[1], f"{where}.modes[{k}][1] (Div_eV_per_nm)", lo=0.0)
         parsed.append((hw, D))
+    n_final = number(d, "n_final", where, 1.0, lo=0.0, lo_open=True)
+    if d["from"] == d["to"] and n_final != 1.0:
+        raise key_error(
+            f"{where}.n_final",
+            f"from == to is an intravalley (Γ-point optical) channel: n_final is 1, got {n_final:g}",
+        )
     return Channel(
         from_=d["from"],
         to=d["to"],
-        n_final=_number(d, "n_final", where, 1.0, lo=0.0, lo_open=True),
+        n_final=n_final,
         modes=tuple(parsed),
     )
-
-
-def _time_grid(tm: dict) -> tuple[float, float, int] | None:
-    if "t_ps" not in tm:
-        return None
-    v = tm["t_ps"]
-    if not (isinstance(v, list) and len(v) == 3):
-        raise _fail("time.t_ps", f"must be [start, stop, count], got {v!r}")
-    start = _number({"v": v[0]}, "v", "time.t_ps[0]")
-    stop = _number({"v": v[1]}, "v", "time.t_ps[1]")
-    count = v[2]
-    if isinstance(count, bool) or not isinstance(count, int) or count < 2:
-        raise _fail("time.t_ps", f"count must be an integer >= 2, got {count!r}")
-    if not stop > start:
-        raise _fail("time.t_ps", f"needs stop > start, got {start:g}, {stop:g}")
-    return (start, stop, count)

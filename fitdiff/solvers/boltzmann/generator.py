@@ -98,18 +98,23 @@ def build_generator(model: BoltzmannModel, grid: Grid | None = None) -> Generato
     for iv, v in enumerate(model.valleys):
         if v.xi_eV > 0:
             _acoustic(R0, R1, grid, iv, v, model, kT)
-    R0_inter = np.zeros((N, N))
+    R0_const = np.zeros((N, N))  # constant-D channels: intervalley and Γ-point optical
     for c in model.channels:
         a, b = model.index(c.from_), model.index(c.to)
         va, vb = model.valleys[a], model.valleys[b]
-        n_rev = va.g * c.n_final / vb.g  # pair counting keeps detailed balance (§2.2)
+        if c.intravalley:
+            directions = ((a, a, c.n_final),)  # its own reverse: built once
+        else:
+            n_rev = va.g * c.n_final / vb.g  # pair counting keeps detailed balance (§2.2)
+            directions = ((a, b, c.n_final), (b, a, n_rev))
         for hw, D in c.modes:
             if D == 0:
                 continue
-            for src, dst, n_final in ((a, b, c.n_final), (b, a, n_rev)):
+            for src, dst, n_final in directions:
                 for emission in (True, False):
-                    _intervalley(R0_inter, grid, model, src, dst, n_final, hw, D, kT, emission)
-    R0 = _balance(R0 + R0_inter, grid.log_weight)
+                    _constant_d(R0_const, grid, model, src, dst, n_final, hw, D, kT, emission)
+    # zero-order (constant D) kernels are isotropic, so they add to R⁽⁰⁾ only: R⁽¹⁾ = 0 (§1.3)
+    R0 = _balance(R0 + R0_const, grid.log_weight)
     R1 = _balance(R1, grid.log_weight)
     inter = grid.valley[:, None] != grid.valley[None, :]
     R0_inter = np.where(inter, R0, 0.0)
@@ -164,8 +169,12 @@ def _acoustic_unit(lo_b: bytes, hi_b: bytes, M_m0, s_m_s, kT, aB_nm):
     return block0, block1
 
 
-def _intervalley(R0, grid, model, src, dst, n_final, hw, D, kT, emission) -> None:
-    """One mode and direction of an intervalley channel: exact energy-interval overlap (§2.3)."""
+def _constant_d(R0, grid, model, src, dst, n_final, hw, D, kT, emission) -> None:
+    """One mode and direction of a constant-D channel: exact energy-interval overlap (§2.3).
+
+    ``src != dst``: intervalley (zone-edge phonon); ``src == dst``: intravalley Γ-point optical
+    phonon (§2.2 last line), the same formula with v' = v.
+    """
     vs, vd = model.valleys[src], model.valleys[dst]
     rate = intervalley_rate(n_final, vd.M_m0, D, hw, model.rho_kg_m2, kT, emission)
     shift = vs.E_meV - vd.E_meV + (-hw if emission else hw)

@@ -60,7 +60,8 @@ class BoltzmannSolution:
         Seed 001's scattering-induced part: the intervalley part of ṁ and ṅ in D, shape (V, T).
     kT_tau_over_hbar : numpy.ndarray
         k_BT⟨τ⟩/ħ per valley, ⟨τ⟩ = population average of 1/Γ_out^intra (intravalley
-        acoustic out-scattering) over the current shells
+        out-scattering: acoustic, plus Γ-point optical when the model has it) over the current
+        shells
         (seed 000 eq. 2: < 1–3 means the Boltzmann picture is marginal), shape (V, T).
     pl : numpy.ndarray
         PL(t) = Σ γ φ_j n_j in excitons/ps (light cone of the bright valleys), shape (T,).
@@ -126,12 +127,35 @@ def observable_rows(model: BoltzmannModel, gen: Generator) -> np.ndarray:
     for v in range(V):
         ind[v, grid.slice(v)] = 1.0
     inter = ind @ gen.A0_inter
-    # seed 000's τ is the intravalley (acoustic) scattering time: TOPRUNG.md §4 quotes
-    # k_BTτ/ħ = 2.9 / 2.0 / 2.5 for KK / KΛ / KK′ from that kernel
+    return np.vstack([ind, gen.radiative[None, :], inter, ind * intravalley_tau_ps(gen)[None, :]])
+
+
+def intravalley_tau_ps(gen: Generator) -> np.ndarray:
+    """1/Γ_out^intra per shell in ps (0 where a shell does not scatter inside its valley).
+
+    Seed 000's τ is the intravalley scattering time: TOPRUNG.md §4 quotes k_BTτ/ħ = 2.9 / 2.0 /
+    2.5 for KK / KΛ / KK′ from the acoustic kernel (Γ-point optical modes, when present, add).
+    """
     intra = gen.gamma_out - gen.R0_inter.sum(axis=0)
     with np.errstate(divide="ignore"):
-        tau = np.where(intra > 0, 1.0 / intra, 0.0)
-    return np.vstack([ind, gen.radiative[None, :], inter, ind * tau[None, :]])
+        return np.where(intra > 0, 1.0 / intra, 0.0)
+
+
+def thermal_kT_tau_over_hbar(model: BoltzmannModel, gen: Generator) -> np.ndarray:
+    """k_BT⟨τ⟩/ħ per valley in thermal equilibrium (bin-integrated Boltzmann weights).
+
+    The semiclassical validity figure of seed 000 eq. 2 without a time grid: < 1 means the
+    Boltzmann picture is outside its regime, ≈ 1–3 marginal (TOPRUNG.md §4). Shape (V,).
+    """
+    grid = gen.grid
+    tau = intravalley_tau_ps(gen)
+    out = np.empty(len(model.valleys))
+    for v in range(len(model.valleys)):
+        sl = grid.slice(v)
+        lw = grid.log_weight[sl]
+        w = np.exp(lw - lw.max())  # per valley: a valley far above the others keeps its shape
+        out[v] = kT_meV(model.T_K) / HBAR_MEV_PS * float(np.sum(w * tau[sl]) / np.sum(w))
+    return out
 
 
 def solve(

@@ -3,7 +3,8 @@
 ``hot``: incoherent excitons are formed from the coherent polarisation at Q = 0 of the source
 valley by phonon scattering, so the branching is the golden-rule out-scattering of an exciton at
 Q = 0: intravalley LA absorption only (q = 2k_s, ε = 2Ms², rate 2 n_B(2Ms²)/τ0 · F²), and per
-intervalley mode emission to ε' = E_src − E_v' − ħΩ and absorption to E_src − E_v' + ħΩ.
+intervalley mode emission to ε' = E_src − E_v' − ħΩ and absorption to E_src − E_v' + ħΩ
+(an intravalley Γ-point optical mode: absorption to ħω only, emission needs ε ≥ ħω).
 ``thermal``: the bin-integrated Boltzmann distribution of the source valley.
 """
 
@@ -53,10 +54,10 @@ def formation(model: BoltzmannModel, grid: Grid) -> tuple[np.ndarray, float]:
         rate = math.pi * C * q * float(bose(HBAR_S_MEV_NM * model.s_m_s * q, kT)) * F2
         _deposit(out, grid, iv, q, rate)
     for c in model.channels:
-        for a, b, n_final in (
-            (c.from_, c.to, c.n_final),
-            (c.to, c.from_, _reverse_n_final(model, c)),
-        ):
+        directions = [(c.from_, c.to, c.n_final)]
+        if not c.intravalley:  # a Γ-point optical channel is its own reverse
+            directions.append((c.to, c.from_, _reverse_n_final(model, c)))
+        for a, b, n_final in directions:
             if a != v.name:
                 continue
             ib = model.index(b)
