@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 # One BLAS thread per test process (and the CLI subprocesses, which inherit it): the tests'
 # matrices are small (≤ 4000), where OpenBLAS's threads cost more than they give, and on a
 # loaded 2-core machine an eigh of 318 × 318 took 3.4 s with 2 threads against 0.03 s with 1.
 # Set before numpy is first imported; a user's own setting wins.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-
-import pytest
 
 pytest_plugins = ["pytester"]
 

@@ -113,6 +113,18 @@ def test_every_command_that_prints_progress_has_quiet():
         assert {"-o", "--out"} <= flags or name in ("report",), name
 
 
+def test_sample_and_evidence_are_silent_with_quiet(tmp_path, capsys):
+    # README: every command that reports progress is silent with -q but for errors and
+    # warnings (fit already was; sample and evidence printed their summaries)
+    analysis = str(REPO / "analyses" / "quickstart" / "analysis.toml")
+    run = str(tmp_path / "run")
+    assert main(["sample", analysis, "-o", run, "--steps", "600", "-q"]) == 0
+    assert main(["evidence", analysis, "-o", run, "--n-live", "20", "-q"]) == 0
+    assert capsys.readouterr().out == ""
+    assert (tmp_path / "run" / "posterior.json").is_file()
+    assert (tmp_path / "run" / "evidence.json").is_file()
+
+
 def test_time_names_one_meaning_each(tmp_path):
     # item 15: t_first_ps = first row (load), time_zero_ps = subtracted (extract); the old
     # t0_ps spellings still work and warn

@@ -24,7 +24,9 @@ def register(subparsers) -> None:
     )
     analysis_and_run_dir(parser)
     parser.add_argument("--n-live", type=_positive_int, help="override [evidence] n_live")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing on success but warnings"
+    )
     parser.set_defaults(func=_main)
 
 
@@ -53,6 +55,8 @@ def _main(args: argparse.Namespace) -> int:
         )
         print(f"fitdiff evidence: interrupted; {where}", file=sys.stderr)
         return 130
+    if args.quiet:
+        return 0
     print(
         f"ln Z = {ev.lnZ:.3f} ± {ev.lnZ_err:.3f}  (dynesty, n_live = {ev.n_live}, "
         f"{ev.n_iter} iterations, {ev.n_call} likelihood calls, n_eff = {ev.n_eff:.0f}, "

@@ -32,7 +32,9 @@ def register(subparsers) -> None:
     )
     analysis_and_run_dir(parser)
     parser.add_argument("--steps", type=_positive_int, help="override [sample] steps")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing on success but warnings"
+    )
     parser.set_defaults(func=_main)
 
 
@@ -54,6 +56,8 @@ def _main(args: argparse.Namespace) -> int:
     )
     for w in post.warnings:
         print(f"fitdiff sample: warning: {w}", file=sys.stderr)
+    if args.quiet:
+        return 0
     summary = post.summary()
     print(
         f"walkers = {post.walkers}, steps = {post.steps}, burn = {post.burn}, "
