@@ -89,12 +89,14 @@ class Term:
         m = np.asarray(self.model.predict_many(self.model_values(values), d), float)
         m = np.broadcast_to(m, (P, d.y.size))
         usable = np.isfinite(m).all(axis=1)
-        m = np.where(usable[:, None], m, d.y)  # unusable rows: harmless numbers, dropped later
+        if not usable.all():  # unusable rows: harmless numbers, dropped later
+            m = np.where(usable[:, None], m, d.y)
         extra = np.zeros(P)
         f2 = np.exp(2.0 * np.asarray(values[self.ln_f], float)) if self.ln_f else None
         if d.cov is None:
             if f2 is None:
-                r = (d.y - m) / d.y_err
+                r = np.subtract(d.y, m)
+                r /= d.y_err
             else:
                 s = np.sqrt(d.y_err**2 + np.reshape(f2, (-1, 1)) * m**2)
                 r = (d.y - m) / s

@@ -152,11 +152,13 @@ class ValleysModel(ForwardModel):
 
         base = self._base_values
         flat = {}
-        for k in self._names:
-            if k in values:
-                v = np.asarray(values[k], float)
-                if v.ndim or v != base[k]:
-                    flat[k] = v
+        for k, v in values.items():
+            if k not in base:  # not a solver parameter (pl_scale)
+                continue
+            if isinstance(v, np.ndarray) and v.ndim:  # a sampler's column: passed as is
+                flat[k] = v if v.dtype == float else v.astype(float)
+            elif v != base[k]:
+                flat[k] = np.asarray(v, float)
         for k in self._table_D:
             # as in solve(): a D equal to the default is not passed, so that valley's D stays
             # the D(T) of its table (NaN asks solve_moments_many for exactly that)
@@ -164,7 +166,7 @@ class ValleysModel(ForwardModel):
                 flat[k] = np.where(flat[k] == base[k], np.nan, flat[k])
         key = (tuple((k, v.tobytes()) for k, v in flat.items()), t_ps.tobytes())
         hit = self._cache_many
-        if hit is not None and hit[0] == key:
+        if hit is not None and hit[0] == key:  # the other dataset of the same measurement
             return hit[1]
         sol = solve_moments_many(self.base, t_ps, flat, derivatives=False, valleys=False)
         self._cache_many = (key, sol)

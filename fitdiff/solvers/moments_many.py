@@ -517,17 +517,14 @@ def _diffusive_many(pi, K, gamma, D, tau, sigma, w0, model, delta, out) -> None:
         tau_k = np.ascontiguousarray(tau[:1] if shared else tau)
         sig_k = np.ascontiguousarray(sigma[:1] if shared else sigma)
         zt = work.get("zt", (P * V * T,))
-        eA, G = work.get("eA", (P, T, V)), work.get("G", (P, T))
+        eA, G = work.get("eA", (P, V, T)), work.get("G", (P, T))
         k = kernels.pulse_args(lam, tau_k, sig_k, eA, G, zt)
         # numpy's exp and scipy's erfcx, as on the numpy path: the same values to the bit
         with np.errstate(under="ignore"):
             np.exp(eA, out=eA)
             np.exp(G, out=G)
         ex = erfcx(zt[:k], out=zt[:k])
-        kernels.diffusive_rows(
-            lam, S, beta, e1, coef, safe, K, gamma, D4, tau_k, sig_k, s, excitons,
-            w0_exc, eA, G, ex, out,
-        )  # fmt: skip
+        kernels.diffusive_rows(lam, S, beta, e1, coef, safe, gamma, tau_k, sig_k, eA, G, ex, out)
         return
     H, f = _pulse(lam, tau, sigma, 1, delta, work)
     E = work.get("E", (P, 2, V, T))

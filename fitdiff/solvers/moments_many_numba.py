@@ -35,10 +35,11 @@ _EXP_ZERO = -746.0
 def pulse_args(lam, tau, sigma, A, G, zt):  # pragma: no cover - compiled
     """The exponents and erfcx arguments of the pulse response, for numpy to map.
 
-    Writes A = min(λτ + ½(λσ)², 0) into ``A`` (P, T, V) and −τ²/2σ² into ``G`` (P, T), each
-    as −inf where it is <= −746 (e^x is exactly 0 there either way, and numpy's ``exp`` takes
-    a slow path for such x); and |z| = |τ + λσ²| / (√2 σ) into ``zt`` for every (set, time,
-    eigenvalue) whose Gaussian exponent is > −746, in that order. Returns how many |z|.
+    Writes A = min(λτ + ½(λσ)², 0) into ``A`` (P, V, T) and −τ²/2σ² into ``G`` (P, T), and
+    |z| = |τ + λσ²| / (√2 σ) into ``zt`` for every (set, eigenvalue, time) whose Gaussian
+    exponent is > −746, in that order; returns how many |z|. Exponents <= −746 (e^x is
+    exactly 0 there) are written as 0 (numpy's ``exp`` is slow on huge negative or infinite
+    arguments) and :func:`diffusive_rows` takes 0 for them, so the numbers are unchanged.
 
     ``lam`` (P, V) 1/ps; ``tau`` (P or 1, T) ps; ``sigma`` (P or 1,) ps, > 0.
     """
@@ -54,53 +55,54 @@ def pulse_args(lam, tau, sigma, A, G, zt):  # pragma: no cover - compiled
         for t in range(T):
             tt = tau[pt, t]
             arg = -0.5 * (tt / sig) ** 2
-            live = arg > _EXP_ZERO
-            G[p, t] = arg if live else -np.inf
-            for i in range(V):
-                li = lam[p, i]
-                ls = li * sig
-                a = li * tt + 0.5 * ls**2
+            G[p, t] = arg if arg > _EXP_ZERO else 0.0
+        for i in range(V):
+            li = lam[p, i]
+            half_ls2 = 0.5 * (li * sig) ** 2
+            for t in range(T):
+                tt = tau[pt, t]
+                a = li * tt + half_ls2
                 if a > 0.0:
                     a = 0.0
-                A[p, t, i] = a if a > _EXP_ZERO else -np.inf
-                if live:
-                    mu = li * sig2 + tt
-                    zt[k] = abs(mu) / rz
+                A[p, i, t] = a if a > _EXP_ZERO else 0.0
+                if -0.5 * (tt / sig) ** 2 > _EXP_ZERO:
+                    zt[k] = abs(li * sig2 + tt) / rz
                     k += 1
     return k
 
 
 @njit(cache=True, error_model="numpy")
 def diffusive_rows(
-    lam, S, beta, e1, coef, safe, K, gamma, D4, tau, sigma, s, excitons, w0_exc, eA, G, ex, out
+    lam, S, beta, e1, coef, safe, gamma, tau, sigma, eA, G, ex, out
 ):  # pragma: no cover - compiled
-    """The diffusive moments of every set and time, into ``out`` (P, nq, R, T).
+    """n, m and the PL row of every set and time, into ``out`` (P, 2, R, T).
 
     Parameters (P sets, V valleys, T times; rates in 1/ps, lengths in µm)
     ----------
     lam, S : eigenvalues (P, V) and eigenvectors (P, V, V) of the rate matrix K.
     beta, e1 : (P, V) source in the eigenbasis for n (excitons) and for m (w0² excitons).
     coef : (P, V, V) coefficient of h[λ_i, λ_j] in the m level.
-    safe : (P, V, V) λ_i − λ_j (1 where the pair is treated by the caller's Taylor branch;
-        here only the diagonal, which takes h′).
-    K, gamma, D4 : (P, V, V) rate matrix, (P, V) radiative rates, (P, V) 4D in µm²/ps.
+    safe : (P, V, V) λ_i − λ_j (no pair may be nearly coincident: the caller's Taylor
+        branch handles those on the numpy path; the diagonal takes h′).
+    gamma : (P, V) radiative rates.
     tau : (P or 1, T) time since the pulse centre, ps.  sigma : (P or 1,) pulse ⊛ IRF σ, ps.
-    s : source valley index.  excitons : excitons per pulse.  w0_exc : (P,) w0² × excitons.
-    eA, G : e^A (P, T, V) and the Gaussian e^(−τ²/2σ²) (P, T) from :func:`pulse_args`.
+    eA, G : e^A (P, V, T) and the Gaussian e^(−τ²/2σ²) (P, T) from :func:`pulse_args`.
     ex : erfcx of the |z| :func:`pulse_args` wrote, same order.
-    out : (P, nq, R, T); nq = 2 (n, m) or 4 (and their time derivatives); R = V + 1 (valleys
-        and the PL row) or 1 (PL row only).
+    out : (P, 2, R, T); R = V + 1 (valleys and the PL row) or 1 (PL row only).
+
+    Loops run over time innermost (contiguous, vectorised), one set at a time in work
+    arrays of V × T that stay in cache.
     """
     P, V = lam.shape
     T = tau.shape[1]
-    nq = out.shape[1]
     R = out.shape[2]
-    h0 = np.empty(V)
-    h1 = np.empty(V)
-    E0 = np.empty(V)
-    E1 = np.empty(V)
-    SE0 = np.empty(V)
-    SE1 = np.empty(V)
+    H0 = np.empty((V, T))
+    H1 = np.empty((V, T))
+    E0 = np.empty((V, T))
+    E1 = np.empty((V, T))
+    d = np.empty(T)
+    live = np.empty(T, dtype=np.bool_)
+    fg = np.empty(T)
     k = 0
     for p in range(P):
         pt = p if tau.shape[0] > 1 else 0
@@ -108,73 +110,58 @@ def diffusive_rows(
         sig = sigma[ps]
         sig2 = sig**2
         rf = _SQRT2PI * sig
-        for t in range(T):
-            tt = tau[pt, t]
-            gauss = G[p, t]
-            live = -0.5 * (tt / sig) ** 2 > _EXP_ZERO  # as pulse_args decided
-            half = 0.5 * gauss
-            for i in range(V):
-                mu = lam[p, i] * sig2 + tt
-                if live:
-                    tail = ex[k] * half
+        for t in range(T):  # the decisions of pulse_args, from the same arithmetic
+            live[t] = -0.5 * (tau[pt, t] / sig) ** 2 > _EXP_ZERO
+            G[p, t] = G[p, t] if live[t] else 0.0
+            fg[t] = sig2 * (G[p, t] / rf)
+        # the pulse response h and h' = ∂h/∂λ (linear.pulse_terms, order 1)
+        for i in range(V):
+            li = lam[p, i]
+            half_ls2 = 0.5 * (li * sig) ** 2
+            for t in range(T):
+                tt = tau[pt, t]
+                tail = 0.0
+                if live[t]:
+                    tail = ex[k] * (0.5 * G[p, t])
                     k += 1
-                else:
-                    tail = 0.0
-                h = eA[p, t, i] - tail
+                a = li * tt + half_ls2
+                mu = li * sig2 + tt
+                h = (eA[p, i, t] if min(a, 0.0) > _EXP_ZERO else 0.0) - tail
                 if mu < 0.0:
                     h = tail
-                h0[i] = h
-            fg = gauss / rf
-            for i in range(V):
-                li = lam[p, i]
-                mu = li * sig2 + tt
-                h1[i] = mu * h0[i] + sig2 * fg
-            # E: the source in the eigenbasis times h, plus the divided-difference contraction
-            for i in range(V):
-                E0[i] = beta[p, i] * h0[i]
-                acc = 0.0
-                for j in range(V):
-                    if j == i:
-                        d = h1[i]
-                    else:
-                        d = (h0[i] - h0[j]) / safe[p, i, j]
-                    acc += coef[p, i, j] * d
-                E1[i] = e1[p, i] * h0[i] + acc
-            pl0 = 0.0
-            pl1 = 0.0
-            for v in range(V):
+                H0[i, t] = h
+                H1[i, t] = mu * h + fg[t]
+        # E = the source in the eigenbasis times h, plus the divided-difference contraction
+        for i in range(V):
+            b, c1 = beta[p, i], e1[p, i]
+            for t in range(T):
+                E0[i, t] = b * H0[i, t]
+                d[t] = 0.0
+            for j in range(V):
+                cij = coef[p, i, j]
+                if j == i:
+                    for t in range(T):
+                        d[t] += cij * H1[i, t]
+                else:
+                    sij = safe[p, i, j]
+                    for t in range(T):
+                        d[t] += cij * ((H0[i, t] - H0[j, t]) / sij)
+            for t in range(T):
+                E1[i, t] = c1 * H0[i, t] + d[t]
+        # back to the valleys (S E) and the PL row (γ · S E)
+        for t in range(T):
+            out[p, 0, R - 1, t] = 0.0
+            out[p, 1, R - 1, t] = 0.0
+        for v in range(V):
+            g = gamma[p, v]
+            for t in range(T):
                 a0 = 0.0
                 a1 = 0.0
                 for i in range(V):
-                    a0 += S[p, v, i] * E0[i]
-                    a1 += S[p, v, i] * E1[i]
-                SE0[v] = a0
-                SE1[v] = a1
-                pl0 += gamma[p, v] * a0
-                pl1 += gamma[p, v] * a1
+                    a0 += S[p, v, i] * E0[i, t]
+                    a1 += S[p, v, i] * E1[i, t]
                 if R > 1:
                     out[p, 0, v, t] = a0
                     out[p, 1, v, t] = a1
-            out[p, 0, R - 1, t] = pl0
-            out[p, 1, R - 1, t] = pl1
-            if nq == 4:
-                # exact time derivatives from the ODE itself (no finite differences)
-                pl0 = 0.0
-                pl1 = 0.0
-                for v in range(V):
-                    a0 = 0.0
-                    a1 = 0.0
-                    for u in range(V):
-                        a0 += K[p, v, u] * SE0[u]
-                        a1 += K[p, v, u] * SE1[u]
-                    a1 += D4[p, v] * SE0[v]
-                    if v == s:
-                        a0 += excitons * fg
-                        a1 += w0_exc[p] * fg
-                    pl0 += gamma[p, v] * a0
-                    pl1 += gamma[p, v] * a1
-                    if R > 1:
-                        out[p, 2, v, t] = a0
-                        out[p, 3, v, t] = a1
-                out[p, 2, R - 1, t] = pl0
-                out[p, 3, R - 1, t] = pl1
+                out[p, 0, R - 1, t] += g * a0
+                out[p, 1, R - 1, t] += g * a1
