@@ -387,7 +387,8 @@ class Objective:
         th = np.asarray(thetas, float).reshape(-1, self.ndim)
         if not self._has_expr:
             vals = self._fixed.copy()
-            vals.update(zip(self.names, th.T, strict=True))
+            # contiguous columns: the models' arithmetic and cache keys read them whole
+            vals.update(zip(self.names, np.ascontiguousarray(th.T), strict=True))
             return vals
         rows = [self.values(t) for t in th]
         return {k: np.array([r[k] for r in rows], float) for k in rows[0]} if rows else {}
@@ -425,6 +426,15 @@ class Objective:
             usable &= u
         ll = -0.5 * chi2 - extras - self._const
         return np.where(usable & np.isfinite(ll), ll, -math.inf)
+
+    def prepare_many(self, n_sets: int) -> None:
+        """Tell every term's model that about ``n_sets`` stacked evaluations follow
+        (:meth:`ForwardModel.prepare_many`: an optional compiled path loads when it pays)."""
+        seen = set()
+        for t in self.terms:
+            if id(t.model) not in seen:  # one model behind several datasets: asked once
+                seen.add(id(t.model))
+                t.model.prepare_many(n_sets, t.data)
 
     def logpost_many(self, thetas) -> np.ndarray:
         """:meth:`logpost` of every row of ``thetas`` (P, ndim): emcee's ``vectorize=True``.

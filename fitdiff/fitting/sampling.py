@@ -415,6 +415,8 @@ def sample(
         if pool is None:
             # emcee hands each half of the ensemble at once: one batched model evaluation
             # per half-step instead of one per walker
+            if hasattr(objective, "prepare_many"):
+                objective.prepare_many(walkers * (steps + 1))
             return _run(*run, None, objective.logpost_many, *settings, vectorize=True)
         return _run(*run, pool, objective, *settings)
 

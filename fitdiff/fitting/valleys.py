@@ -26,6 +26,11 @@ _DESCRIPTIONS = {
 }
 
 
+#: numpy seconds per (parameter set × valley × time) of a batched ``valleys`` evaluation on
+#: an idle core (~30 µs per set at 3 valleys × 500 times, docs/guide/performance.md).
+NUMPY_SECONDS_PER_VALUE = 2e-8
+
+
 class ValleysModel(ForwardModel):
     """Multivalley bright/dark transport (seed 001; PHYSICS.md §3) for fits.
 
@@ -171,6 +176,19 @@ class ValleysModel(ForwardModel):
         sol = solve_moments_many(self.base, t_ps, flat, derivatives=False, valleys=False)
         self._cache_many = (key, sol)
         return sol
+
+    def prepare_many(self, n_sets: int, dataset: Dataset) -> None:
+        """Load the compiled moment pass (numba) when ``n_sets`` rows on the numpy path
+        would cost more than loading it (the rent-or-buy rule of
+        :mod:`fitdiff.extract.compiled`, with this run's whole numpy time as the call)."""
+        from ..extract import compiled
+        from ..solvers.moments_many import load_compiled
+
+        cost = NUMPY_SECONDS_PER_VALUE * n_sets * len(self.base.valleys) * len(dataset.x)
+        if compiled.wanted(cost):
+            load_compiled()
+        else:
+            compiled.spent_numpy(cost)
 
     def predict_many(self, values, dataset: Dataset):
         sol = self.solve_many(values, dataset.x)

@@ -105,7 +105,8 @@ def stack_values(model: ValleyModel, values: Mapping[str, object]) -> tuple[dict
     P = 1 if P is None else P
     out = dict(_base_columns(model, P))
     for name, a in arrays.items():
-        out[name] = np.broadcast_to(a, (P,)).astype(float)
+        # a (P,) float column is used as it is (nothing here writes into the columns)
+        out[name] = a if a.shape == (P,) else np.broadcast_to(a, (P,)).astype(float)
     return out, P
 
 
@@ -367,9 +368,10 @@ def solve_moments_many(
     taus = np.stack([v[f"tau_{vl.name}_ps"] for vl in model.valleys], axis=1)
     ballistic = (taus > 0).any(axis=1)
     delta_rows = sigma == 0.0
+    one_group = every_ok and not ballistic.any() and not delta_rows.any()
     for sel_b in (False, True):
         for delta in (False, True):
-            if every_ok and not ballistic.any() and not delta_rows.any():
+            if one_group:
                 if sel_b or delta:  # one group holds every set (a fit's usual stack)
                     continue
                 rows = np.arange(P)
