@@ -229,8 +229,7 @@ def _thermal(model: ValleyModel) -> dict:
         "owner": model,
         "pi": [x / total for x in w],
         "light": [
-            None if vl.light_cone_meV is None else -math.expm1(-vl.light_cone_meV / kT)
-            for vl in vs
+            None if vl.light_cone_meV is None else -math.expm1(-vl.light_cone_meV / kT) for vl in vs
         ],
         "phonon": [
             None if t.phonon_meV is None else -math.expm1(-t.phonon_meV / kT)

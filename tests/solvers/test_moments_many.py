@@ -181,9 +181,7 @@ def _kernel_calls(monkeypatch):
 
     calls = []
     run = moments_many_numba.diffusive_rows
-    monkeypatch.setattr(
-        moments_many_numba, "diffusive_rows", lambda *a: calls.append(1) or run(*a)
-    )
+    monkeypatch.setattr(moments_many_numba, "diffusive_rows", lambda *a: calls.append(1) or run(*a))
     return calls
 
 
