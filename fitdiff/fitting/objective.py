@@ -87,7 +87,8 @@ class Term:
         """
         d = self.data
         m = np.asarray(self.model.predict_many(self.model_values(values), d), float)
-        m = np.broadcast_to(m, (P, d.y.size))
+        if m.shape != (P, d.y.size):
+            m = np.broadcast_to(m, (P, d.y.size))
         usable = np.isfinite(m).all(axis=1)
         if not usable.all():  # unusable rows: harmless numbers, dropped later
             m = np.where(usable[:, None], m, d.y)
@@ -399,6 +400,9 @@ class Objective:
         with np.errstate(invalid="ignore"):  # NaN fails both comparisons: out of bounds
             inside = np.all((th >= self.lower) & (th <= self.upper), axis=1)
         out = np.full(th.shape[0], -math.inf)
+        if not self._prior_list:  # uniform within the bounds: the constant of every row
+            out[inside] = self._flat
+            return out
         for p in np.flatnonzero(inside):  # the scalar sum, in the scalar order
             lp = self._flat
             for i, prior in self._prior_list:
