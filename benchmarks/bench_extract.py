@@ -221,6 +221,7 @@ def main(argv=None) -> None:
         f"    median |dsigma2|/sigma2 = {100 * np.median(rel):7.3f} % over {both.sum()} ok rows"
         f" (unweighted least squares: a different estimator)"
     )
+    breakdown(m, backend_env)
     for reweight, label in (
         (False, "curve_fit, data weights (textbook, the issue-4 baseline)"),
         (True, "curve_fit, model weights (same estimator)"),
@@ -245,6 +246,34 @@ def main(argv=None) -> None:
             f"    on the {bright.sum()} rows with peak > 100 counts/pixel: median "
             f"{100 * np.median(rel_b):.3f} % (data weights are biased at a few counts)"
         )
+
+
+def breakdown(m, backend_env: str) -> None:
+    """Where ``extract_widths``' all-in time goes (cProfile cumulative times of its steps;
+    the profiler inflates Python-level work, so read the shares, not the absolute times)."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    _with_env(backend_env, lambda: (prof.enable(), extract_widths(m), prof.disable()))
+    stats = pstats.Stats(prof).stats
+    parts = {
+        "extract_widths": "all in",
+        "prepare": "preprocessing (crop, bin, masks, offset)",
+        "profile_moments": "moment statistics (start values, signal test)",
+        "_fit_snr": "fitted-signal test (predicted errors at the start values)",
+        "_gauss_columns": "batched Gaussian fit and its columns",
+        "_model_errors_and_collapse": "model-based w2 errors (Fisher, iterated) and collapse test",
+    }
+    cum = {}
+    for (_, _, name), row in stats.items():
+        if name in parts:
+            cum[name] = cum.get(name, 0.0) + row[3]
+    total = cum.get("extract_widths", float("nan"))
+    print("extract_widths, where the time goes (cProfile, shares of the all-in time):")
+    for name, label in parts.items():
+        if name in cum and name != "extract_widths":
+            print(f"    {label:62s} {100 * cum[name] / total:5.1f} %")
 
 
 _COLD = """
