@@ -126,17 +126,19 @@ def _info_compiled(coords, p, noise, offset, valid, ok) -> np.ndarray | None:
     except ImportError:
         return None
 
-    def rows(a, dtype):  # (B, 1) or (B, N) per fitted row, one C layout
+    # one array type for every call (C order, writeable, aligned): a read-only broadcast or
+    # another layout would be another compilation of the kernel
+    def rows(a, dtype):  # (B, 1) or (B, N) per fitted row
         a = np.asarray(a, dtype)
         a = a.reshape(1, -1) if a.ndim == 1 else a.reshape(-1, 1) if a.ndim == 0 else a
         a = a[ok] if a.shape[0] == ok.size and ok.size > 1 else a
-        return np.require(np.broadcast_to(a, (p.shape[0], a.shape[1])), dtype, ["C", "A"])
+        return np.require(np.broadcast_to(a, (p.shape[0], a.shape[1])), dtype, ["C", "A", "W"])
 
     info = np.empty((p.shape[0], 4, 4))
     fisher_numba.info_gauss1d(
-        np.require(x, np.float64, ["C", "A"]),
+        np.require(x, np.float64, ["C", "A", "W"]),
         lm_numba.uniform_step(x),
-        np.require(p, np.float64, ["C", "A"]),
+        np.require(p, np.float64, ["C", "A", "W"]),
         rows(offset, np.float64),
         rows(True if valid is None else valid, np.bool_),
         float(noise.excess * noise.gain),
