@@ -165,9 +165,27 @@ def main(argv=None) -> None:
                 pass
         return out
 
+    def naive():
+        """The user script the issue's ratio is judged against: every row, a Gaussian +
+        offset through ``curve_fit`` with its default settings (unweighted, 'lm', default
+        tolerances), started from a guess read off the row (peak height above the minimum,
+        position of the maximum, a tenth of the window as width, the minimum as offset)."""
+        out = np.full(len(data), np.nan)
+        width0 = ((x[-1] - x[0]) / 10.0) ** 2
+        for i, row in enumerate(data):
+            p0 = [row.max() - row.min(), x[np.argmax(row)], width0, row.min()]
+            try:
+                p, _ = curve_fit(model, x, row, p0=p0)
+                out[i] = p[2]
+            except (RuntimeError, ValueError):
+                pass
+        return out
+
     results = {}
     with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", OptimizeWarning)
+        s2_naive = naive()
+        t_naive = best_of(naive, 2)
         for reweight in (True, False):
             s2_loop = loop(reweight)
             # best of 2, like the batched timings' best-of: the least disturbed run counts
@@ -192,8 +210,20 @@ def main(argv=None) -> None:
         f"extract_widths / bare sums  = {t_full / t_bare:7.2f}x  (issue 15 target <= 5, "
         f"all in, path {path})"
     )
+    both = ok & np.isfinite(s2_naive)
+    rel = np.abs(s2_batched[both] - s2_naive[both]) / s2_naive[both]
+    print(
+        f"naive per-row curve_fit loop (every row, default settings; the issue-15 baseline): "
+        f"{1e3 * t_naive:8.1f} ms; loop / extract_widths = {t_naive / t_full:6.1f}x "
+        f"(target >= 30, all in); loop / batched fit = {t_naive / t_batched:6.1f}x"
+    )
+    print(
+        f"    median |dsigma2|/sigma2 = {100 * np.median(rel):7.3f} % over {both.sum()} ok rows"
+        f" (unweighted least squares: a different estimator)"
+    )
+    breakdown(m, backend_env)
     for reweight, label in (
-        (False, "curve_fit, data weights (issue baseline)"),
+        (False, "curve_fit, data weights (textbook, the issue-4 baseline)"),
         (True, "curve_fit, model weights (same estimator)"),
     ):
         t_loop, s2_loop = results[reweight]
@@ -216,6 +246,34 @@ def main(argv=None) -> None:
             f"    on the {bright.sum()} rows with peak > 100 counts/pixel: median "
             f"{100 * np.median(rel_b):.3f} % (data weights are biased at a few counts)"
         )
+
+
+def breakdown(m, backend_env: str) -> None:
+    """Where ``extract_widths``' all-in time goes (cProfile cumulative times of its steps;
+    the profiler inflates Python-level work, so read the shares, not the absolute times)."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    _with_env(backend_env, lambda: (prof.enable(), extract_widths(m), prof.disable()))
+    stats = pstats.Stats(prof).stats
+    parts = {
+        "extract_widths": "all in",
+        "prepare": "preprocessing (crop, bin, masks, offset)",
+        "profile_moments": "moment statistics (start values, signal test)",
+        "_fit_snr": "fitted-signal test (predicted errors at the start values)",
+        "_gauss_columns": "batched Gaussian fit and its columns",
+        "_model_errors_and_collapse": "model-based w2 errors (Fisher, iterated) and collapse test",
+    }
+    cum = {}
+    for (_, _, name), row in stats.items():
+        if name in parts:
+            cum[name] = cum.get(name, 0.0) + row[3]
+    total = cum.get("extract_widths", float("nan"))
+    print("extract_widths, where the time goes (cProfile, shares of the all-in time):")
+    for name, label in parts.items():
+        if name in cum and name != "extract_widths":
+            print(f"    {label:62s} {100 * cum[name] / total:5.1f} %")
 
 
 _COLD = """

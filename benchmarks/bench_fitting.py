@@ -17,16 +17,24 @@ model calls) ≤ 1.2 at 16 walkers.
 The machine is shared, so each figure is the fastest of ``--repeats`` interleaved runs (the
 least disturbed one); ratios divide fastest by fastest.
 
-Run:  python benchmarks/bench_fitting.py [--walkers 16 32 --steps 60 --repeats 3]
+The batched model runs its compiled pass (numba, ``FITDIFF_NUMBA=1``: the steady state of a
+long run, which loads it by itself: :meth:`ValleysModel.prepare_many`) unless ``--numpy``.
+What bounds the overhead ratio is printed too: emcee's own cost per step (the stretch move,
+its random numbers and state snapshot, and the buffered chain) with a free model, against
+the model's cost per step.
+
+Run:  python benchmarks/bench_fitting.py [--walkers 16 32 --steps 60 --repeats 3] [--numpy]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
+import emcee
 import numpy as np
 
 from fitdiff.fitting import (
@@ -40,7 +48,7 @@ from fitdiff.fitting import (
 )
 from fitdiff.fitting.valleys import ValleysModel
 from fitdiff.solvers import ValleyModel, solve_moments
-from fitdiff.solvers.moments_many import solve_moments_many
+from fitdiff.solvers.moments_many import load_compiled, solve_moments_many
 from fitdiff.testing import THREE_VALLEYS, valley_curves
 
 FREE = ("D_KK_cm2_s", "D_KKp_cm2_s", "D_KL_cm2_s", "rate_KK_KKp_per_ps", "pl_scale")
@@ -104,6 +112,19 @@ def bare_single(base, t, names, thetas, n_calls) -> float:
     return time.perf_counter() - t0
 
 
+#: One bare evaluation of the 3-valley model idle on this machine (issue 15: 120 µs): turns
+#: same-run ratios into idle-equivalent rates.
+IDLE_SINGLE_PER_S = 8300.0
+
+
+def bare_solve(base, t, n: int = 50) -> float:
+    """Seconds per bare ``solve_moments`` of the base model (the issue's "one evaluation")."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        solve_moments(base, t)
+    return (time.perf_counter() - t0) / n
+
+
 def bare_batched(base, t, names, thetas, walkers, steps) -> float:
     """The model calls emcee's stacked path makes: the start (all walkers) and two halves of
     the ensemble per step, each one :func:`solve_moments_many` of what the fit needs."""
@@ -117,12 +138,33 @@ def bare_batched(base, t, names, thetas, walkers, steps) -> float:
     return time.perf_counter() - t0
 
 
+def emcee_per_step(walkers: int, ndim: int, steps: int = 200) -> float:
+    """Wall seconds per step of emcee (vectorized, this package's chain backend) on a model
+    that costs nothing: the sampler's own share of every step."""
+
+    def free(x):
+        return -0.5 * np.sum(x * x, axis=1)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        backend = sampling.ChainBackend(str(Path(tmp) / "c.h5"))
+        with backend.kept_open():
+            backend.reset(walkers, ndim)
+            s = emcee.EnsembleSampler(walkers, ndim, free, vectorize=True, backend=backend)
+            p0 = np.random.default_rng(0).standard_normal((walkers, ndim))
+            t0 = time.perf_counter()
+            s.run_mcmc(p0, steps)
+            return (time.perf_counter() - t0) / steps
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--walkers", type=int, nargs="+", default=[16, 32])
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--numpy", action="store_true", help="the numpy path of the batched model")
     args = ap.parse_args(argv)
+    path = "numpy" if args.numpy or load_compiled() is None else "numba"
+    os.environ["FITDIFF_NUMBA"] = "0" if path == "numpy" else "1"
     base, t, obj = build()
     theta0 = obj.theta0
     rng = np.random.default_rng(1)
@@ -140,7 +182,10 @@ def main(argv=None):
             obj.logpost_many(thetas[16 * k : 16 * (k + 1)])
         many = min(many, (time.perf_counter() - t0) / 64)
 
-    print(f"valleys (3 valleys, {t.size} times, pulse + IRF + PSF; w²_PL and PL jointly)")
+    print(
+        f"valleys (3 valleys, {t.size} times, pulse + IRF + PSF; w²_PL and PL jointly); "
+        f"batched model path: {path}"
+    )
     print(
         f"  log-posterior one at a time {one * 1e3:.3f} ms = {1 / one:.0f}/s; stacked by 16 "
         f"{many * 1e3:.3f} ms = {1 / many:.0f}/s; ratio {one / many:.2f}x"
@@ -158,10 +203,17 @@ def main(argv=None):
                 )
             )
         b1, bm, old, new = (min(r[i] for r in runs) for i in range(4))
+        solve1 = min(bare_solve(base, t) for _ in range(args.repeats))
+        em = min(emcee_per_step(walkers, obj.ndim) for _ in range(args.repeats))
         print(f"  {walkers} walkers x {args.steps} steps ({n_calls} log-posterior evaluations):")
         print(
             f"    sample, stacked + buffered chain  {new:7.3f} s = {n_calls / new:7.0f} evals/s"
             f" of wall time (target >= 3e4/s at 32 walkers)"
+        )
+        print(
+            f"    idle-equivalent: {n_calls / new * solve1 * IDLE_SINGLE_PER_S:7.0f} evals/s "
+            f"(rate / one bare solve_moments here ({solve1 * 1e6:.0f} us) x its idle rate "
+            f"{IDLE_SINGLE_PER_S:.0f}/s, issue 15)"
         )
         print(
             f"    sample, one walker at a time + per-step flush {old:7.3f} s = "
@@ -174,6 +226,12 @@ def main(argv=None):
         print(
             f"    overhead ratio: sample / bare batched calls = {new / bm:5.2f} (target <= 1.2 at"
             f" 16 walkers); old path / bare single calls = {old / b1:5.2f}"
+        )
+        per_step_model = bm / (2 * args.steps + 1) * 2
+        print(
+            f"    bound: emcee + chain per step with a free model {em * 1e3:6.3f} ms against the"
+            f" model's {per_step_model * 1e3:6.3f} ms per step (two half-ensembles): "
+            f"1 + ratio = {1 + em / per_step_model:5.2f} before the objective and per-run costs"
         )
 
 

@@ -76,6 +76,11 @@ class ForwardModel:
         """Return the model on ``dataset.x`` for parameter ``values`` (lab units)."""
         raise NotImplementedError
 
+    def prepare_many(self, n_sets: int, dataset: Dataset) -> None:
+        """Get ready for about ``n_sets`` :meth:`predict_many` rows on ``dataset`` (a sampler
+        says how many it will ask for). Models with an optional compiled path load it here
+        when that pays; the default does nothing."""
+
     def predict_many(self, values: dict, dataset: Dataset) -> np.ndarray:
         """The model for a stack of P parameter sets at once, shape (P, len(dataset)).
 

@@ -87,14 +87,17 @@ class Term:
         """
         d = self.data
         m = np.asarray(self.model.predict_many(self.model_values(values), d), float)
-        m = np.broadcast_to(m, (P, d.y.size))
+        if m.shape != (P, d.y.size):
+            m = np.broadcast_to(m, (P, d.y.size))
         usable = np.isfinite(m).all(axis=1)
-        m = np.where(usable[:, None], m, d.y)  # unusable rows: harmless numbers, dropped later
+        if not usable.all():  # unusable rows: harmless numbers, dropped later
+            m = np.where(usable[:, None], m, d.y)
         extra = np.zeros(P)
         f2 = np.exp(2.0 * np.asarray(values[self.ln_f], float)) if self.ln_f else None
         if d.cov is None:
             if f2 is None:
-                r = (d.y - m) / d.y_err
+                r = np.subtract(d.y, m)
+                r /= d.y_err
             else:
                 s = np.sqrt(d.y_err**2 + np.reshape(f2, (-1, 1)) * m**2)
                 r = (d.y - m) / s
@@ -395,7 +398,8 @@ class Objective:
         th = np.asarray(thetas, float).reshape(-1, self.ndim)
         if not self._has_expr:
             vals = self._fixed.copy()
-            vals.update(zip(self.names, th.T, strict=True))
+            # contiguous columns: the models' arithmetic and cache keys read them whole
+            vals.update(zip(self.names, np.ascontiguousarray(th.T), strict=True))
             return vals
         rows = [self.values(t) for t in th]
         return {k: np.array([r[k] for r in rows], float) for k in rows[0]} if rows else {}
@@ -406,6 +410,9 @@ class Objective:
         with np.errstate(invalid="ignore"):  # NaN fails both comparisons: out of bounds
             inside = np.all((th >= self.lower) & (th <= self.upper), axis=1)
         out = np.full(th.shape[0], -math.inf)
+        if not self._prior_list:  # uniform within the bounds: the constant of every row
+            out[inside] = self._flat
+            return out
         for p in np.flatnonzero(inside):  # the scalar sum, in the scalar order
             lp = self._flat
             for i, prior in self._prior_list:
@@ -433,6 +440,15 @@ class Objective:
             usable &= u
         ll = -0.5 * chi2 - extras - self._const
         return np.where(usable & np.isfinite(ll), ll, -math.inf)
+
+    def prepare_many(self, n_sets: int) -> None:
+        """Tell every term's model that about ``n_sets`` stacked evaluations follow
+        (:meth:`ForwardModel.prepare_many`: an optional compiled path loads when it pays)."""
+        seen = set()
+        for t in self.terms:
+            if id(t.model) not in seen:  # one model behind several datasets: asked once
+                seen.add(id(t.model))
+                t.model.prepare_many(n_sets, t.data)
 
     def logpost_many(self, thetas) -> np.ndarray:
         """:meth:`logpost` of every row of ``thetas`` (P, ndim): emcee's ``vectorize=True``.

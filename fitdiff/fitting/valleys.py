@@ -26,6 +26,11 @@ _DESCRIPTIONS = {
 }
 
 
+#: numpy seconds per (parameter set × valley × time) of a batched ``valleys`` evaluation on
+#: an idle core (~30 µs per set at 3 valleys × 500 times, docs/guide/performance.md).
+NUMPY_SECONDS_PER_VALUE = 2e-8
+
+
 class ValleysModel(ForwardModel):
     """Multivalley bright/dark transport (seed 001; PHYSICS.md §3) for fits.
 
@@ -152,11 +157,13 @@ class ValleysModel(ForwardModel):
 
         base = self._base_values
         flat = {}
-        for k in self._names:
-            if k in values:
-                v = np.asarray(values[k], float)
-                if v.ndim or v != base[k]:
-                    flat[k] = v
+        for k, v in values.items():
+            if k not in base:  # not a solver parameter (pl_scale)
+                continue
+            if isinstance(v, np.ndarray) and v.ndim:  # a sampler's column: passed as is
+                flat[k] = v if v.dtype == float else v.astype(float)
+            elif v != base[k]:
+                flat[k] = np.asarray(v, float)
         for k in self._table_D:
             # as in solve(): a D equal to the default is not passed, so that valley's D stays
             # the D(T) of its table (NaN asks solve_moments_many for exactly that)
@@ -164,11 +171,24 @@ class ValleysModel(ForwardModel):
                 flat[k] = np.where(flat[k] == base[k], np.nan, flat[k])
         key = (tuple((k, v.tobytes()) for k, v in flat.items()), t_ps.tobytes())
         hit = self._cache_many
-        if hit is not None and hit[0] == key:
+        if hit is not None and hit[0] == key:  # the other dataset of the same measurement
             return hit[1]
         sol = solve_moments_many(self.base, t_ps, flat, derivatives=False, valleys=False)
         self._cache_many = (key, sol)
         return sol
+
+    def prepare_many(self, n_sets: int, dataset: Dataset) -> None:
+        """Load the compiled moment pass (numba) when ``n_sets`` rows on the numpy path
+        would cost more than loading it (the rent-or-buy rule of
+        :mod:`fitdiff.extract.compiled`, with this run's whole numpy time as the call)."""
+        from ..extract import compiled
+        from ..solvers.moments_many import load_compiled
+
+        cost = NUMPY_SECONDS_PER_VALUE * n_sets * len(self.base.valleys) * len(dataset.x)
+        if compiled.wanted(cost):
+            load_compiled()
+        else:
+            compiled.spent_numpy(cost)
 
     def predict_many(self, values, dataset: Dataset):
         sol = self.solve_many(values, dataset.x)

@@ -20,11 +20,15 @@ solved: their rows are NaN and ``ok`` is False, so a caller can treat them as im
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import erfcx
 
 from ..errors import ConfigError
 from ..units import KB_MEV_PER_K, UM2_PS_PER_CM2_S
@@ -101,7 +105,8 @@ def stack_values(model: ValleyModel, values: Mapping[str, object]) -> tuple[dict
     P = 1 if P is None else P
     out = dict(_base_columns(model, P))
     for name, a in arrays.items():
-        out[name] = np.broadcast_to(a, (P,)).astype(float)
+        # a (P,) float column is used as it is (nothing here writes into the columns)
+        out[name] = a if a.shape == (P,) else np.broadcast_to(a, (P,)).astype(float)
     return out, P
 
 
@@ -183,7 +188,10 @@ def _diffusion_um2_ps(model: ValleyModel, v: dict, ok: np.ndarray) -> np.ndarray
     stack gets exactly its rules (the classical method, D_eff = k_BT/[M(1/τ + Γ_out)] of
     PHYSICS.md §3.5, which needs that set's rates); only models with such a table pay for it.
     """
-    D = np.stack([v[f"D_{vl.name}_cm2_s"] for vl in model.valleys], axis=1).copy()
+    D = np.stack([v[f"D_{vl.name}_cm2_s"] for vl in model.valleys], axis=1)
+    if all(vl.diffusivity is None for vl in model.valleys):
+        # no table: every D is a given (checked by _valid) or the validated model's value
+        return np.multiply(D, UM2_PS_PER_CM2_S, out=D)
     table = np.isnan(D)
     for p in np.flatnonzero(table.any(axis=1)):
         given = {k: float(a[p]) for k, a in v.items() if not math.isnan(a[p])}
@@ -202,34 +210,89 @@ def _libm(fn, x: np.ndarray) -> np.ndarray:
     return np.fromiter(map(fn, x.ravel().tolist()), float, x.size).reshape(x.shape)
 
 
-def rate_inputs_many(model: ValleyModel, v: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _thermal(model: ValleyModel) -> dict:
+    """What depends only on T and the valley energies, for the model's own T and energies:
+    π, the light-cone and phonon factors, through the scalar code's ``math`` calls (cached on
+    the instance like :func:`_base_columns`; a fit that varies neither reuses them)."""
+    cache = model.__dict__.get("_stack_thermal")
+    if cache is not None and cache["owner"] is model:
+        return cache
+    kT = KB_MEV_PER_K * model.T_K
+    vs = model.valleys
+    logw = [math.log(vl.g * vl.M_m0) - vl.E_meV / kT for vl in vs]
+    top = max(logw)
+    w = [math.exp(x - top) for x in logw]
+    total = 0.0
+    for x in w:
+        total += x
+    cache = {
+        "owner": model,
+        "pi": [x / total for x in w],
+        "light": [
+            None if vl.light_cone_meV is None else -math.expm1(-vl.light_cone_meV / kT) for vl in vs
+        ],
+        "phonon": [
+            None if t.phonon_meV is None else -math.expm1(-t.phonon_meV / kT)
+            for t in model.transitions
+        ],
+    }
+    model.__dict__["_stack_thermal"] = cache
+    return cache
+
+
+def rate_inputs_many(
+    model: ValleyModel, v: dict, given=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(π, K, γ) of ``ValleyModel._rate_inputs`` for every set: shapes (P,V), (P,V,V), (P,V).
 
     The same operations in the same order, on arrays over the sets. The few transcendental
     values per set go through ``math`` as in the scalar code (numpy's ``exp`` may differ from
     libm's in the last bit, which near-degenerate valleys at low T amplify ~1e4-fold in D(t)).
+    ``given`` (the names that differ from the model's values; None: any may) lets sets that
+    share the model's T and energies reuse its π and Boltzmann factors.
     """
     vs = model.valleys
     V = len(vs)
-    kT = KB_MEV_PER_K * v["T_K"]
-    logw = np.stack([math.log(vl.g * vl.M_m0) - v[f"E_{vl.name}_meV"] / kT for vl in vs], axis=1)
-    top = logw.max(axis=1, keepdims=True)
-    w = _libm(math.exp, logw - top)
-    total = np.zeros(w.shape[0])
-    for i in range(V):  # left to right, as the scalar code sums
-        total += w[:, i]
-    pi = w / total[:, None]
-    gamma = np.stack([v[f"krad_{vl.name}_per_ps"] for vl in vs], axis=1)
-    for i, vl in enumerate(vs):
-        if vl.light_cone_meV is not None:
-            gamma[:, i] *= -_libm(math.expm1, -vl.light_cone_meV / kT)
-    K = np.zeros((w.shape[0], V, V))
+    P = v["T_K"].shape[0]
     struct = model._structure()
-    for t, i, j in zip(model.transitions, struct["from_idx"], struct["to_idx"], strict=True):
+    if given is not None and "T_K" not in given and not any(n[:2] == "E_" for n in given):
+        th = _thermal(model)
+        pi_s, light, phonon = th["pi"], th["light"], th["phonon"]
+        pi = np.empty((P, V))
+        pi[:] = pi_s
+    else:
+        kT = KB_MEV_PER_K * v["T_K"]
+        logw = np.stack(
+            [math.log(vl.g * vl.M_m0) - v[f"E_{vl.name}_meV"] / kT for vl in vs], axis=1
+        )
+        top = logw.max(axis=1, keepdims=True)
+        w = _libm(math.exp, logw - top)
+        total = np.zeros(w.shape[0])
+        for i in range(V):  # left to right, as the scalar code sums
+            total += w[:, i]
+        pi = w / total[:, None]
+        pi_s = [pi[:, i] for i in range(V)]
+        light = [
+            None if vl.light_cone_meV is None else -_libm(math.expm1, -vl.light_cone_meV / kT)
+            for vl in vs
+        ]
+        phonon = [
+            None if t.phonon_meV is None else -_libm(math.expm1, -t.phonon_meV / kT)
+            for t in model.transitions
+        ]
+    gamma = np.empty((P, V))
+    for i, vl in enumerate(vs):
+        gamma[:, i] = v[f"krad_{vl.name}_per_ps"]
+        if light[i] is not None:
+            gamma[:, i] *= light[i]
+    K = np.zeros((P, V, V))
+    for k, (t, i, j) in enumerate(
+        zip(model.transitions, struct["from_idx"], struct["to_idx"], strict=True)
+    ):
         down = v[f"rate_{t.from_}_{t.to}_per_ps"]
-        if t.phonon_meV is not None:
-            down = down / -_libm(math.expm1, -t.phonon_meV / kT)
-        up = down * pi[:, i] / pi[:, j]
+        if phonon[k] is not None:
+            down = down / phonon[k]
+        up = down * pi_s[i] / pi_s[j]
         K[:, j, i] += down
         K[:, i, i] -= down
         K[:, i, j] += up
@@ -281,28 +344,38 @@ def solve_moments_many(
     """
     t = np.asarray(t_ps, dtype=float).ravel()
     v, P = stack_values(model, values)
-    ok = _valid(model, v, values.keys(), P)
+    given = values.keys()
+    ok = _valid(model, v, given, P)
+    every_ok = bool(ok.all())
     # impossible sets are computed with the base values (no warnings) and blanked afterwards
-    if not ok.all():
+    if not every_ok:
         base, _ = stack_values(model, {})
         for name in v:
             v[name] = np.where(ok, v[name], base[name][0])
     D = _diffusion_um2_ps(model, v, ok)
-    D = np.where(ok[:, None], D, np.nan_to_num(D))
-    pi, K, gamma = rate_inputs_many(model, v)
+    if not every_ok:
+        D = np.where(ok[:, None], D, np.nan_to_num(D))
+    pi, K, gamma = rate_inputs_many(model, v, given)
     V, T = len(model.valleys), t.size
     sigma = v["pulse_fwhm_ps"] / FWHM_PER_SIGMA
     if instrument:
         sigma = np.hypot(sigma, v["irf_fwhm_ps"] / FWHM_PER_SIGMA)
-    tau = t[None, :] - v["t0_ps"][:, None]
+    tau = np.subtract(t[None, :], v["t0_ps"][:, None])
     nq = 4 if derivatives else 2
     R = V + 1 if valleys else 1  # rows: the valleys (when kept), then the PL
     Z = np.empty((P, nq, R, T))
     taus = np.stack([v[f"tau_{vl.name}_ps"] for vl in model.valleys], axis=1)
     ballistic = (taus > 0).any(axis=1)
+    delta_rows = sigma == 0.0
+    one_group = every_ok and not ballistic.any() and not delta_rows.any()
     for sel_b in (False, True):
         for delta in (False, True):
-            rows = np.flatnonzero((ballistic == sel_b) & ((sigma == 0.0) == delta))
+            if one_group:
+                if sel_b or delta:  # one group holds every set (a fit's usual stack)
+                    continue
+                rows = np.arange(P)
+            else:
+                rows = np.flatnonzero((ballistic == sel_b) & (delta_rows == delta))
             if rows.size == 0:
                 continue
             every = rows.size == P
@@ -386,6 +459,32 @@ def _scale(tau, sigma):
 _WORK = Workspace()
 
 
+def _kernels():
+    """The compiled diffusive pass (:mod:`.moments_many_numba`), or None for the numpy path.
+
+    The rule of :mod:`fitdiff.extract.compiled` at the solver's level: ``FITDIFF_NUMBA=0``
+    never, ``FITDIFF_NUMBA=1`` whenever numba is installed, otherwise once numba is imported
+    in this process (its load, ~1 s, is then paid). A caller that knows it will evaluate
+    enough sets to pay the load (a sampler) calls :func:`load_compiled` first.
+    """
+    setting = os.environ.get("FITDIFF_NUMBA", "").strip()
+    if setting == "0" or (setting != "1" and "numba" not in sys.modules):
+        return None
+    return load_compiled()
+
+
+def load_compiled():
+    """Import the compiled kernels (numba) and return their module; None without numba."""
+    mod = sys.modules.get(f"{__package__}.moments_many_numba")
+    if mod is not None:
+        return mod
+    if "numba" not in sys.modules and importlib.util.find_spec("numba") is None:
+        return None
+    from . import moments_many_numba
+
+    return moments_many_numba
+
+
 def _diffusive_many(pi, K, gamma, D, tau, sigma, w0, model, delta, out) -> None:
     """``moments._diffusive_moments`` for P sets, into ``out`` of shape (P, nq, R, T).
 
@@ -400,23 +499,44 @@ def _diffusive_many(pi, K, gamma, D, tau, sigma, w0, model, delta, out) -> None:
     P, V = lam.shape
     T = tau.shape[1]
     scale = _scale(tau, sigma)
-    H, f = _pulse(lam, tau, sigma, 1, delta, work)
     diff = lam[:, :, None] - lam[:, None, :]
     close = np.abs(diff) * scale[:, None, None] < _CLOSE
     safe = np.where(close, 1.0, diff)
     chat = np.matmul(Sinv * D4[:, None, :], S)
     beta = Sinv[:, :, s] * excitons
     coef = chat * beta[:, None, :]  # coefficient of h[λ_i, λ_j] in the m level
+    e1 = Sinv[:, :, s] * w0_exc[:, None]
+    close.reshape(P, V * V)[:, :: V + 1] = False
+    kernels = _kernels()
+    if kernels is not None and out.shape[1] == 2 and not delta and not close.any() and T:
+        # one compiled pass over (set, time). Only for n, m and the PL row: its V-term sums
+        # may round differently from numpy's BLAS products (fused multiply-adds), which the
+        # time derivatives' cancellation in D(t) (dm/dt·n − m·dn/dt at the pulse's leading
+        # edge) amplifies ~1e4-fold; those stay on the numpy path, as do nearly coincident
+        # eigenvalue pairs (the Taylor branch, rare)
+        shared = (tau == tau[:1]).all() and (sigma == sigma[0]).all()
+        tau_k = np.ascontiguousarray(tau[:1] if shared else tau)
+        sig_k = np.ascontiguousarray(sigma[:1] if shared else sigma)
+        zt = work.get("zt", (P * V * T,))
+        eA, G = work.get("eA", (P, V, T)), work.get("G", (P, T))
+        k = kernels.pulse_args(lam, tau_k, sig_k, eA, G, zt)
+        # numpy's exp and scipy's erfcx, as on the numpy path: the same values to the bit
+        with np.errstate(under="ignore"):
+            np.exp(eA, out=eA)
+            np.exp(G, out=G)
+        ex = erfcx(zt[:k], out=zt[:k])
+        kernels.diffusive_rows(lam, S, beta, e1, coef, safe, gamma, tau_k, sig_k, eA, G, ex, out)
+        return
+    H, f = _pulse(lam, tau, sigma, 1, delta, work)
     E = work.get("E", (P, 2, V, T))
     np.multiply(beta[:, :, None], H[0], out=E[:, 0])
-    np.multiply((Sinv[:, :, s] * w0_exc[:, None])[:, :, None], H[0], out=E[:, 1])
+    np.multiply(e1[:, :, None], H[0], out=E[:, 1])
     # the divided-difference table h[λ_i, λ_j](τ) and its contraction, as the one-set path
     # does them (same operations, so the same rounding), in reused memory
     table = work.get("pair", (P, V, V, T))
     np.subtract(H[0][:, :, None, :], H[0][:, None, :, :], out=table)
     table /= safe[..., None]
     table.reshape(P, V * V, T)[:, :: V + 1] = H[1]
-    close.reshape(P, V * V)[:, :: V + 1] = False
     for p, i, j in zip(*np.nonzero(close), strict=True):
         table[p, i, j] = _taylor_pair(lam[p, i], lam[p, j], tau[p], sigma[p], H[1][p, i])
     ctr = np.matmul(coef[:, :, None, :], table, out=work.get("ctr", (P, V, 1, T)))

@@ -131,7 +131,9 @@ def test_diffusivity_table_follows_temperature():
     _check(model, t, {"T_K": [20.0, 50.0, 120.0]})
 
 
-def test_pl_only_and_no_derivatives_are_the_same_rows():
+def test_pl_only_and_no_derivatives_are_the_same_rows(monkeypatch):
+    # the numpy path: the compiled PL-only pass agrees to rounding instead (test below)
+    monkeypatch.setenv("FITDIFF_NUMBA", "0")
     model = ValleyModel.from_dict(three_valley()).with_parameters(irf_fwhm_ps=3.0)
     t = np.linspace(0.0, 200.0, 100)
     values = _jitter(model, 4, seed=5)
@@ -170,3 +172,61 @@ def test_empty_single_and_unsorted_time_grids(t):
     for m in (model, model.with_parameters(tau_KK_ps=0.3)):
         stack = _check(m, t, {"D_KK_cm2_s": [1.0, 3.0]})
         assert stack.pl.shape == (2, t.size)
+
+
+def _kernel_calls(monkeypatch):
+    """Count the compiled pass's calls (skips the test without numba)."""
+    pytest.importorskip("numba")
+    from fitdiff.solvers import moments_many_numba
+
+    calls = []
+    run = moments_many_numba.diffusive_rows
+    monkeypatch.setattr(moments_many_numba, "diffusive_rows", lambda *a: calls.append(1) or run(*a))
+    return calls
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_compiled_pass_matches_numpy_and_one_at_a_time(name, monkeypatch):
+    # reference: the numpy path (FITDIFF_NUMBA=0), itself equal to one solve_moments per set
+    # (tests above); the compiled pass does the same elementwise operations, so n, m, w² and
+    # the PL row agree to rounding (1e-12 relative, the batched path's tolerance)
+    calls = _kernel_calls(monkeypatch)
+    model = CASES[name][1].with_parameters(irf_fwhm_ps=2.0)
+    t = np.linspace(-5.0, 300.0, 400)
+    values = _jitter(model, 5, seed=4)
+    values["t0_ps"] = np.linspace(-1.0, 2.0, 5)  # per-set pulse centres
+    for valleys in (False, True):
+        monkeypatch.setenv("FITDIFF_NUMBA", "0")
+        ref = solve_moments_many(model, t, values, derivatives=False, valleys=valleys)
+        monkeypatch.setenv("FITDIFF_NUMBA", "1")
+        before = len(calls)
+        got = solve_moments_many(model, t, values, derivatives=False, valleys=valleys)
+        fields = ("pl", "w2_pl_um2") + (("n", "m_um2", "w2_um2") if valleys else ())
+        for f in fields:
+            _close(getattr(got, f), getattr(ref, f), f)
+        ballistic = any(vl.tau_ps > 0 for vl in model.valleys)
+        # the compiled pass ran unless the case needs the chain or the Taylor branch
+        assert len(calls) > before or ballistic or "degenerate" in name
+    # a stack that shares the pulse (no t0 given) takes the shared-τ layout of the kernel
+    del values["t0_ps"]
+    monkeypatch.setenv("FITDIFF_NUMBA", "0")
+    ref = solve_moments_many(model, t, values, derivatives=False, valleys=False)
+    monkeypatch.setenv("FITDIFF_NUMBA", "1")
+    got = solve_moments_many(model, t, values, derivatives=False, valleys=False)
+    _close(got.w2_pl_um2, ref.w2_pl_um2, "w2_pl shared pulse")
+
+
+def test_time_derivatives_stay_on_the_numpy_path(monkeypatch):
+    # D(t) is a difference of nearly equal products: it keeps the numpy path's exact
+    # operations (bit-equal rows), whatever FITDIFF_NUMBA says
+    calls = _kernel_calls(monkeypatch)
+    model = ValleyModel.from_dict(three_valley()).with_parameters(irf_fwhm_ps=3.0)
+    t = np.linspace(0.0, 200.0, 100)
+    values = _jitter(model, 4, seed=6)
+    monkeypatch.setenv("FITDIFF_NUMBA", "0")
+    ref = solve_moments_many(model, t, values)
+    monkeypatch.setenv("FITDIFF_NUMBA", "1")
+    got = solve_moments_many(model, t, values)
+    assert not calls
+    np.testing.assert_array_equal(got.D_pl_cm2_s, ref.D_pl_cm2_s)
+    np.testing.assert_array_equal(got.w2_pl_um2, ref.w2_pl_um2)
