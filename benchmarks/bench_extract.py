@@ -298,7 +298,11 @@ def cold_rows(rows: int, cols: int, seed: int, repeats: int = 2) -> None:
     env0 = {k: v for k, v in os.environ.items() if k != "FITDIFF_NUMBA"}
     print(f"first extract_widths call in a new process ({rows} x {cols}), best of {repeats}:")
     warm_numba = None
-    for label, env in (("auto", env0), ("numba forced", {**env0, "FITDIFF_NUMBA": "1"})):
+    for label, env in (
+        ("auto", env0),
+        ("numpy forced", {**env0, "FITDIFF_NUMBA": "0"}),
+        ("numba forced", {**env0, "FITDIFF_NUMBA": "1"}),
+    ):
         runs = []
         for _ in range(repeats):
             out = subprocess.run(

@@ -59,6 +59,25 @@ def wanted(predicted_numpy_seconds: float) -> bool:
     return spent + predicted_numpy_seconds >= LOAD_SECONDS and installed()
 
 
+def load_if_paying(predicted_numpy_seconds: float) -> bool:
+    """Import numba now when a whole call's numpy cost is predicted to reach the load.
+
+    For a caller that knows its total up front (``extract_widths`` on a streak): deciding
+    stage by stage would run the first stages on numpy and then pay the load anyway.
+
+    Returns
+    -------
+    bool
+        Whether numba is loaded afterwards.
+    """
+    if not loaded() and _setting() != "0" and wanted(predicted_numpy_seconds):
+        try:
+            import numba  # noqa: F401
+        except ImportError:
+            return False
+    return loaded()
+
+
 def spent_numpy(seconds: float) -> None:
     """Record the predicted time of an ``auto`` call that ran on numpy (counts towards the
     load). Predicted, not measured: both sides of the rule are then idle-machine seconds,

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..errors import ExtractionError, FitdiffDeprecationWarning
 from ..io.measurement import Measurement
+from . import compiled
 from . import preprocess as pp
 from .fisher import pixel_area, predicted_errors
 from .gauss import gaussian_model, rotated_model
@@ -18,6 +19,11 @@ from .noise import resolve_noise
 from .weights import grid_setting, iterate_weights, polynomial_fit
 
 METHODS = ("gauss", "moment")
+#: numpy seconds per pixel of a whole Gaussian extraction of a streak, in the units of
+#: :data:`compiled.LOAD_SECONDS`: on a 1024 × 1024 Poisson streak (benchmarks/bench_extract.py
+#: --cold-only, one run) the numpy path took 2.15 s warm and loading numba 0.74 s, so a call
+#: costs 2.9 loads per 1.05e6 pixels; streaks above ~360k pixels load numba up front.
+GAUSS_STREAK_NUMPY_SECONDS_PER_PIXEL = 2.8e-6
 SHAPES = ("isotropic", "elliptical", "rotated")
 
 
@@ -137,6 +143,10 @@ def extract_widths(
     nm = nm_pixel.binned(prep.settings["summed_pixels"])
     nt = prep.data.shape[0]
     axes = list(prep.coords)  # ["x"] or ["y", "x"]
+    if method == "gauss" and len(axes) == 1:
+        # one decision for the whole call (moments, signal test, fit, Fisher weights): stage
+        # by stage, a large streak would run its first stages on numpy and then load anyway
+        compiled.load_if_paying(GAUSS_STREAK_NUMPY_SECONDS_PER_PIXEL * prep.data.size)
     grids = np.meshgrid(*[prep.coords[a] for a in axes], indexing="ij")
     coords = [g.ravel() for g in grids]
     data = prep.data.reshape(nt, -1)

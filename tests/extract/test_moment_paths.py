@@ -105,3 +105,27 @@ def test_first_extraction_in_a_new_process_stays_on_numpy():
         [sys.executable, "-c", code], capture_output=True, text=True, env=env_auto, check=True
     ).stdout.split()
     assert int(out[0]) > 200 and out[1] == "False"
+
+
+@pytest.mark.parametrize(
+    ("setting", "predicted_s", "expect"), [("", 0.1, False), ("", 5.0, True), ("0", 5.0, False)]
+)
+def test_a_call_predicting_more_numpy_than_the_load_loads_numba_up_front(
+    setting, predicted_s, expect
+):
+    # compiled.load_if_paying: the whole call's predicted numpy seconds against LOAD_SECONDS
+    # (1.0): below it nothing is imported; above it numba is, before any numpy stage runs;
+    # FITDIFF_NUMBA=0 never loads it
+    pytest.importorskip("numba")
+    code = (
+        "import sys\n"
+        "from fitdiff.extract import compiled\n"
+        f"print(compiled.load_if_paying({predicted_s}), 'numba' in sys.modules)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "FITDIFF_NUMBA"}
+    if setting:
+        env["FITDIFF_NUMBA"] = setting
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
+    assert out == [str(expect), str(expect)]
