@@ -60,6 +60,7 @@ def gauss_covariance(
     offset: np.ndarray | float = 0.0,
     valid: np.ndarray | None = None,
     isotropic: bool = True,
+    grid: tuple | None = None,
 ) -> np.ndarray:
     """Inverse Fisher information (B, P, P) of Gaussian-plus-constant fits at parameters ``p``.
 
@@ -77,14 +78,23 @@ def gauss_covariance(
         Pixels that take part (default all).
     isotropic : bool
         Layout of ``p``: one σ² (True) or one per axis.
+    grid : (ndarray (Y,), ndarray (X,)), optional
+        The axes of a 2D frame whose ``ij`` mesh ``coords`` is: with numba loaded (the rule
+        of :mod:`fitdiff.extract.compiled`) and one offset number per row, the compiled pass
+        of :func:`fitdiff.extract.lm2d_numba.information_gauss2d` computes it (the same sums
+        over the spot's box, the constant rest of the frame in closed form).
 
     Returns
     -------
     ndarray (B, P, P)
         Covariance; NaN for rows whose information matrix is singular or non-finite.
     """
-    model = gaussian_model(coords, isotropic=isotropic)
     p = np.asarray(p, float)
+    if grid is not None and len(coords) == 2:
+        cov = _compiled_covariance(grid, p, noise, offset, valid, isotropic)
+        if cov is not None:
+            return cov
+    model = gaussian_model(coords, isotropic=isotropic)
     ok = model.admissible(p)
     out = np.full((p.shape[0], p.shape[1], p.shape[1]), np.nan)
     if not ok.any():
@@ -104,6 +114,50 @@ def gauss_covariance(
     return out
 
 
+def _compiled_covariance(grid, p, noise, offset, valid, isotropic) -> np.ndarray | None:
+    """:func:`gauss_covariance` of 2D frames through the compiled kernel, or None when it
+    does not apply (numba not wanted or missing, an offset that varies over the frame)."""
+    from . import compiled
+
+    nrow = p.shape[0]
+    npix = len(grid[0]) * len(grid[1])
+    if nrow == 0 or not compiled.wanted(NUMPY_SECONDS_PER_PIXEL * nrow * npix):
+        return None
+    try:
+        from . import lm2d_numba as kernel
+        from .lm_numba import uniform_step
+    except ImportError:
+        return None
+    off = np.asarray(offset, float)
+    off = off.reshape(off.shape[0], -1) if off.ndim == 2 else off.reshape(1, -1)
+    if off.strides[0] == 0:  # one frame for every row: test it once
+        off = off[:1]
+    if off.shape[1] > 1 and not (off == off[:, :1]).all():
+        return None
+    offc = np.ascontiguousarray(np.broadcast_to(off[:, 0], (nrow,)), dtype=float)
+    if valid is None:
+        valid = np.ones((1, npix), dtype=bool)
+    valid = np.require(np.asarray(valid, bool).reshape(-1, npix), np.bool_, ["C_CONTIGUOUS"])
+    y, x = (np.ascontiguousarray(a, dtype=float) for a in grid)
+    return kernel.information_gauss2d(
+        y,
+        x,
+        uniform_step(x),
+        valid,
+        offc,
+        np.ascontiguousarray(p, dtype=float),
+        0 if isotropic else 1,
+        float(noise.excess * noise.gain),
+        float(noise.read_noise**2),
+        float(noise.floor),
+    )
+
+
+#: Seconds per (row × pixel) of the numpy information pass: what ``auto`` predicts it would
+#: cost (the numpy batch's rate, :data:`fitdiff.extract.lm.NUMPY_SECONDS_PER_PIXEL`, per pass).
+NUMPY_SECONDS_PER_PIXEL = 1e-7
+
+
 def predicted_errors(
     coords: list[np.ndarray],
     p: np.ndarray,
@@ -112,15 +166,18 @@ def predicted_errors(
     offset: np.ndarray | float = 0.0,
     valid: np.ndarray | None = None,
     isotropic: bool = True,
+    grid: tuple | None = None,
 ) -> dict[str, np.ndarray]:
     """Cramér–Rao errors of w² (µm²) and of the integrated intensity (counts) per row of ``p``.
 
     w² = 2σ² for an isotropic spot or a line (PHYSICS.md §1), σx² + σy² for an ellipse; the
     intensity is A (2π σ²)^(k/2) / pixel area. Same propagation as the fitted columns of
-    :func:`~fitdiff.extract.extract_widths`.
+    :func:`~fitdiff.extract.extract_widths`. ``grid`` as in :func:`gauss_covariance`.
     """
     k = len(coords)
-    cov = gauss_covariance(coords, p, noise, offset=offset, valid=valid, isotropic=isotropic)
+    cov = gauss_covariance(
+        coords, p, noise, offset=offset, valid=valid, isotropic=isotropic, grid=grid
+    )
     iso = isotropic or k == 1
     nw = 1 if iso else k
     iw = slice(1 + k, 1 + k + nw)

@@ -72,6 +72,7 @@ class SliceErrors:
         grid = s["grid_um"]
         axes = [_axis(grid[a]) for a in ("y", "x") if a in grid]
         self.coords = [g.ravel() for g in np.meshgrid(*axes, indexing="ij")]
+        self.grid = tuple(axes) if len(axes) == 2 else None
         self.noise = NoiseModel(**s["noise"])
         k = len(self.coords)
         self.iso = k == 1 or s.get("shape", "isotropic") == "isotropic"
@@ -121,7 +122,9 @@ class SliceErrors:
             self.coords, self.intensity[good], sigma2, centres, np.zeros(int(good.sum()))
         )
         off = self.background[good][:, None]
-        err = predicted_errors(self.coords, p, self.noise, offset=off, isotropic=self.iso)
+        err = predicted_errors(
+            self.coords, p, self.noise, offset=off, isotropic=self.iso, grid=self.grid
+        )
         out[good] = err["w2_err"]
         return out
 

@@ -152,6 +152,7 @@ def extract_widths(
     var_data = nm.variance(filled if zero_offset else filled + offset)
     if bad.any():
         var_data = np.where(bad, 0.0, var_data)
+    grid = tuple(prep.coords[a] for a in axes)
     edges = edge_pixels(coords, edge_fraction)
     # the signal test and the fit's start always see an edge-subtracted profile, whatever was
     # subtracted before: a background left in would count as signal
@@ -159,7 +160,7 @@ def extract_widths(
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = mom["intensity"] / mom["intensity_err"]
         if method == "gauss":
-            snr = _fit_snr(coords, data, bad, offset, nm, mom, shape)
+            snr = _fit_snr(coords, data, bad, offset, nm, mom, shape, grid)
     if method == "moment" and background != "fit":
         mom_out = profile_moments(coords, filled, var_data, None)
         mom_out["kurtosis_excess"] = mom["kurtosis_excess"]
@@ -180,7 +181,7 @@ def extract_widths(
             {k: _rows(v, fit_rows) for k, v in mom.items()},
             shape,
             max_iter,
-            tuple(prep.coords[a] for a in axes),
+            grid,
         )
         out = {k: _expand(v, fit_rows) for k, v in out.items()}
         # PL(t) of unfitted slices is still useful: fall back to the moment sum there
@@ -322,7 +323,7 @@ def prepare(
     return pp.Prepared(t_ps=t, coords=coords, data=data, bad=bad, offset=offset, settings=settings)
 
 
-def _fit_snr(coords, data, bad, offset, nm, mom, shape) -> np.ndarray:
+def _fit_snr(coords, data, bad, offset, nm, mom, shape, grid=None) -> np.ndarray:
     """Integrated intensity over its error as the Gaussian fit will see it, per slice.
 
     The error is the Cramér–Rao error of the intensity of a Gaussian-plus-constant fit at the
@@ -335,7 +336,9 @@ def _fit_snr(coords, data, bad, offset, nm, mom, shape) -> np.ndarray:
     k = len(coords)
     pix = pixel_area(coords)
     intensity = p0[:, 0] * (2 * np.pi * p0[:, 1 + k]) ** (k / 2) / pix
-    err = predicted_errors(coords, p0, nm, offset=offset, valid=~bad, isotropic=True)
+    err = predicted_errors(
+        coords, p0, nm, offset=offset, valid=~bad, isotropic=True, grid=grid if k == 2 else None
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         return intensity / err["intensity_err"]
 
