@@ -408,12 +408,12 @@ def fit_gauss2d(y, x, hx, data, valid, offset, p0, shape, ge, read2, floor, max_
 # one number per frame), so their share of χ², the gradient and the normal matrix follows from
 # three sums over the frame (Σ v, Σ v d', Σ v d'², v the valid flag, d' = d - shift) minus the
 # same sums inside the box. The box is, row by row, the run of pixels where
-# exp(-½ rᵀ Σ⁻¹ r) >= exp(-LOG_CUT); outside it the Gaussian is below 2.3e-16 of its peak and is
-# taken as 0, a change of every sum below 1e-11 relative.
+# exp(-½ rᵀ Σ⁻¹ r) >= exp(-LOG_CUT); outside it the Gaussian is below 1.4e-11 of its peak and is
+# taken as 0: the weight of the dropped tail in any sum is below ~1e-10 of the spot's.
 # ---------------------------------------------------------------------------------------------
 
-#: Gaussian factors below exp(-LOG_CUT) ≈ 2.3e-16 count as zero (outside the box).
-LOG_CUT = 36.0
+#: Gaussian factors below exp(-LOG_CUT) ≈ 1.4e-11 count as zero (outside the box).
+LOG_CUT = 25.0
 
 
 @njit(cache=True, error_model="numpy")

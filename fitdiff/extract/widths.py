@@ -15,6 +15,7 @@ from .gauss import gaussian_model, rotated_model
 from .lm import batched_lm
 from .moments import edge_pixels, fill_masked, profile_moments
 from .noise import resolve_noise
+from .stack_moments import stack_moments
 from .weights import grid_setting, iterate_weights, polynomial_fit
 
 METHODS = ("gauss", "moment")
@@ -143,23 +144,29 @@ def extract_widths(
     bad = prep.bad.reshape(nt, -1)
     offset = np.broadcast_to(prep.offset, prep.data.shape).reshape(nt, -1)
 
-    filled = fill_masked(prep.data, prep.bad).reshape(nt, -1)
-    # each full-image pass costs about as much as the moment sums themselves: passes that
-    # cannot change anything (no bad pixel, a zero offset) are skipped
-    if not np.isfinite(filled).all():
-        filled = np.where(np.isfinite(filled), filled, 0.0)
-    zero_offset = offset.strides[0] == 0 and not offset[0].any()
-    var_data = nm.variance(filled if zero_offset else filled + offset)
-    if bad.any():
-        var_data = np.where(bad, 0.0, var_data)
     grid = tuple(prep.coords[a] for a in axes)
-    edges = edge_pixels(coords, edge_fraction)
     # the signal test and the fit's start always see an edge-subtracted profile, whatever was
-    # subtracted before: a background left in would count as signal
-    mom = profile_moments(coords, filled, var_data, edges)
+    # subtracted before: a background left in would count as signal. Frames of a stack
+    # without masked pixels take one compiled pass (None: the general path below)
+    any_bad = prep.settings["masked_pixels"] > 0
+    mom = stack_moments(grid, data, any_bad, offset, nm, edge_fraction)
+    if mom is None or (method == "moment" and background != "fit"):
+        filled = fill_masked(prep.data, prep.bad).reshape(nt, -1)
+        # each full-image pass costs about as much as the moment sums themselves: passes that
+        # cannot change anything (no bad pixel, a zero offset) are skipped
+        if not np.isfinite(filled).all():
+            filled = np.where(np.isfinite(filled), filled, 0.0)
+        zero_offset = offset.strides[0] == 0 and not offset[0].any()
+        var_data = nm.variance(filled if zero_offset else filled + offset)
+        if any_bad:
+            var_data = np.where(bad, 0.0, var_data)
+        if mom is None:
+            mom = profile_moments(coords, filled, var_data, edge_pixels(coords, edge_fraction))
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = mom["intensity"] / mom["intensity_err"]
         if method == "gauss":
+            if "peak" not in mom:  # start values of the signal test and the fit
+                mom["peak"] = row_peak(data, bad)
             snr = _fit_snr(coords, data, bad, offset, nm, mom, shape, grid)
     if method == "moment" and background != "fit":
         mom_out = profile_moments(coords, filled, var_data, None)
@@ -421,8 +428,8 @@ def gauss_start(coords, data, bad, mom) -> np.ndarray:
     """
     k = len(coords)
     c0 = mom["background"]
-    y = np.where(bad, -np.inf, data - c0[:, None])
-    amp = np.maximum(y.max(axis=1), 1e-12)
+    peak = mom["peak"] if "peak" in mom else row_peak(data, bad)
+    amp = np.maximum(peak - c0, 1e-12)
     pix = np.prod([np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords])
     area = np.maximum(mom["intensity"], 1e-12) * pix
     s2 = (area / (amp * (2 * np.pi) ** (k / 2))) ** (2.0 / k)
@@ -434,6 +441,13 @@ def gauss_start(coords, data, bad, mom) -> np.ndarray:
         cen = np.nan_to_num(cen, nan=float(np.mean(c)))
         centres.append(np.clip(cen, c.min(), c.max()))
     return np.column_stack([amp, *centres, s2, c0])
+
+
+def row_peak(data: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Largest usable pixel of every row of ``data`` (B, N), counts (-inf: none usable)."""
+    if not bad.any():  # one pass over the image instead of three
+        return data.max(axis=1)
+    return np.where(bad, -np.inf, data).max(axis=1)
 
 
 def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter, grid) -> dict:
