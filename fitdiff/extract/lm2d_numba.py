@@ -826,3 +826,36 @@ def information_gauss2d(y, x, hx, valid, offc, p, shape, ge, read2, floor):
         _project(e, h7, g7, hess, grad)
         _covariance_into(hess, cov[r])
     return cov
+
+
+@njit(cache=True, error_model="numpy")
+def chi2_gauss2d(y, x, hx, data, valid, offc, p, shape, ge, read2, floor):
+    """χ² (B,) of every frame at parameters ``p`` (layout of :func:`fit_gauss2d`), each with
+    the weights of its own model (NaN where ``p`` is not admissible): what the fit would
+    start from, to choose between start values."""
+    nrow, npar = p.shape
+    n = y.shape[0] * x.shape[0]
+    ny = y.shape[0]
+    e = _embedding(shape)
+    out = np.full(nrow, np.nan)
+    vf = np.empty(n)
+    tot = np.empty(4)
+    g = np.zeros(n)
+    ja = np.zeros(ny, dtype=np.int64)
+    jb = np.zeros(ny, dtype=np.int64)
+    f = np.empty(NFULL)
+    h7 = np.empty((NFULL, NFULL))
+    g7 = np.empty(NFULL)
+    for r in range(nrow):
+        if not _admissible(p[r], shape):
+            continue
+        v = valid[r if valid.shape[0] > 1 else 0]
+        for k in range(n):
+            vf[k] = 1.0 if v[k] else 0.0
+        _frame_sums(data[r], vf, tot)
+        _full(e, p[r], f)
+        _fill_box(y, x, hx, f, g, ja, jb)
+        out[r] = _normal_box(
+            y, x, data[r], vf, offc[r], g, ja, jb, f, ge, read2, floor, tot, h7, g7, True
+        )
+    return out
