@@ -18,9 +18,12 @@ from .lm import _inverse
 from .noise import NoiseModel
 
 
-def pixel_area(coords: list[np.ndarray]) -> float:
-    """Area of one pixel (µm^k) from flattened pixel-centre coordinates (uniform steps)."""
-    return float(np.prod([np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords]))
+def pixel_area(coords: list[np.ndarray], grid: tuple | None = None) -> float:
+    """Area of one pixel (µm^k) from flattened pixel-centre coordinates (uniform steps), or
+    from the axes ``grid`` of the mesh when given (no sort of the flattened coordinates)."""
+    axes = coords if grid is None else grid
+    n = [len(np.unique(c)) for c in coords] if grid is None else [len(g) for g in grid]
+    return float(np.prod([np.ptp(c) / max(k - 1, 1) for c, k in zip(axes, n, strict=True)]))
 
 
 def gauss_params(
@@ -29,6 +32,7 @@ def gauss_params(
     sigma2: np.ndarray | list[np.ndarray],
     centres: list[np.ndarray],
     background: np.ndarray,
+    grid: tuple | None = None,
 ) -> np.ndarray:
     """Parameter rows (A, centres, σ²(s), c) of :func:`~fitdiff.extract.gauss.gaussian_model`.
 
@@ -44,11 +48,13 @@ def gauss_params(
         Centre per axis (µm), same order as ``coords``.
     background : ndarray (B,)
         Constant level under the profile (counts per pixel).
+    grid : (ndarray (Y,), ndarray (X,)), optional
+        The axes of the mesh ``coords`` is (see :func:`pixel_area`).
     """
     k = len(coords)
     s = [np.asarray(sigma2, float)] if not isinstance(sigma2, list) else list(sigma2)
     norm = (2 * np.pi) ** (k / 2) * np.sqrt(np.prod(s, axis=0) if len(s) > 1 else s[0] ** k)
-    amp = np.asarray(intensity, float) * pixel_area(coords) / norm
+    amp = np.asarray(intensity, float) * pixel_area(coords, grid) / norm
     return np.column_stack([amp, *centres, *s, background])
 
 
@@ -186,7 +192,7 @@ def predicted_errors(
     w2_err = np.sqrt(np.einsum("bp,bpq,bq->b", grad, cov, grad))
     s = p[:, iw]
     amp = p[:, 0]
-    pix = pixel_area(coords)
+    pix = pixel_area(coords, grid)
     g = np.zeros(p.shape)
     if iso:
         norm = (2 * np.pi * s[:, 0]) ** (k / 2) / pix

@@ -633,17 +633,13 @@ def _delta_box(x, d, vf, offc, gc, jac, jbc, gt, jat, jbt, fc, ft, ge, read2, fl
 
 
 @njit(cache=True, error_model="numpy")
-def _frame_sums(d, vf, tot):
-    """tot = (Σ v, Σ v d', Σ v d'², shift), d' = d - shift, shift = mean of the valid d (so the
-    outside χ² is not a difference of large numbers)."""
-    s0 = s1 = 0.0
-    for n in range(d.shape[0]):
-        s0 += vf[n]
-        s1 += vf[n] * d[n]
-    shift = s1 / s0 if s0 > 0 else 0.0
-    s1 = s2 = 0.0
+def _frame_sums(d, vf, shift, tot):
+    """tot = (Σ v, Σ v d', Σ v d'², shift), d' = d - shift; ``shift`` near the frame's level
+    (its background) keeps the outside χ² from being a difference of large numbers."""
+    s0 = s1 = s2 = 0.0
     for n in range(d.shape[0]):
         dd = d[n] - shift
+        s0 += vf[n]
         s1 += vf[n] * dd
         s2 += vf[n] * dd * dd
     tot[0], tot[1], tot[2], tot[3] = s0, s1, s2, shift
@@ -684,7 +680,7 @@ def _fit_frame_box(y, x, hx, d, valid, offc, p, shape, ge, read2, floor, max_ite
         vf[k] = 1.0 if valid[k] else 0.0
         nvalid += valid[k]
     tot = np.empty(4)
-    _frame_sums(d, vf, tot)
+    _frame_sums(d, vf, p[npar - 1] if np.isfinite(p[npar - 1]) else 0.0, tot)
     g = np.zeros(n)
     g_try = np.zeros(n)
     ja = np.zeros(ny, dtype=np.int64)
@@ -829,15 +825,15 @@ def information_gauss2d(y, x, hx, valid, offc, p, shape, ge, read2, floor):
 
 
 @njit(cache=True, error_model="numpy")
-def chi2_gauss2d(y, x, hx, data, valid, offc, p, shape, ge, read2, floor):
-    """χ² (B,) of every frame at parameters ``p`` (layout of :func:`fit_gauss2d`), each with
-    the weights of its own model (NaN where ``p`` is not admissible): what the fit would
-    start from, to choose between start values."""
-    nrow, npar = p.shape
+def chi2_gauss2d(y, x, hx, data, valid, offc, p, q, shape, ge, read2, floor):
+    """χ² (B, 2) of every frame at two sets of parameters ``p``, ``q`` (layout of
+    :func:`fit_gauss2d`), each with the weights of its own model (NaN where not admissible):
+    what the fit would start from, to choose between start values."""
+    nrow = p.shape[0]
     n = y.shape[0] * x.shape[0]
     ny = y.shape[0]
     e = _embedding(shape)
-    out = np.full(nrow, np.nan)
+    out = np.full((nrow, 2), np.nan)
     vf = np.empty(n)
     tot = np.empty(4)
     g = np.zeros(n)
@@ -847,15 +843,18 @@ def chi2_gauss2d(y, x, hx, data, valid, offc, p, shape, ge, read2, floor):
     h7 = np.empty((NFULL, NFULL))
     g7 = np.empty(NFULL)
     for r in range(nrow):
-        if not _admissible(p[r], shape):
-            continue
         v = valid[r if valid.shape[0] > 1 else 0]
         for k in range(n):
             vf[k] = 1.0 if v[k] else 0.0
-        _frame_sums(data[r], vf, tot)
-        _full(e, p[r], f)
-        _fill_box(y, x, hx, f, g, ja, jb)
-        out[r] = _normal_box(
-            y, x, data[r], vf, offc[r], g, ja, jb, f, ge, read2, floor, tot, h7, g7, True
-        )
+        c = p[r, p.shape[1] - 1]
+        _frame_sums(data[r], vf, c if np.isfinite(c) else 0.0, tot)
+        for which in range(2):
+            pr = p[r] if which == 0 else q[r]
+            if not _admissible(pr, shape):
+                continue
+            _full(e, pr, f)
+            _fill_box(y, x, hx, f, g, ja, jb)
+            out[r, which] = _normal_box(
+                y, x, data[r], vf, offc[r], g, ja, jb, f, ge, read2, floor, tot, h7, g7, True
+            )
     return out

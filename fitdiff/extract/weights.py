@@ -119,7 +119,12 @@ class SliceErrors:
             sigma2 = [sy * scale, sx * scale]
         centres = [c[good] for c in self.centres]
         p = gauss_params(
-            self.coords, self.intensity[good], sigma2, centres, np.zeros(int(good.sum()))
+            self.coords,
+            self.intensity[good],
+            sigma2,
+            centres,
+            np.zeros(int(good.sum())),
+            grid=self.grid,
         )
         off = self.background[good][:, None]
         err = predicted_errors(

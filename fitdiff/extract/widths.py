@@ -344,7 +344,7 @@ def _fit_snr(coords, data, bad, offset, nm, mom, shape, grid=None) -> np.ndarray
     """
     p0 = gauss_start(coords, data, bad, mom)
     k = len(coords)
-    pix = pixel_area(coords)
+    pix = pixel_area(coords, grid if k == 2 else None)
     intensity = p0[:, 0] * (2 * np.pi * p0[:, 1 + k]) ** (k / 2) / pix
     err = predicted_errors(
         coords, p0, nm, offset=offset, valid=~bad, isotropic=True, grid=grid if k == 2 else None
@@ -481,16 +481,16 @@ def stack_start(coords, grid, data, bad, offset, nm, mom) -> np.ndarray:
     alt[:, 3] = s_mom[rows]
     alt[:, 0] = mom["intensity"][rows] * float(np.prod(steps)) / (2 * np.pi * alt[:, 3])
     sel = Ellipsis if len(rows) == len(p0) else rows  # a fancy index copies
-    args = (coords, grid, data[sel], bad[sel], offset[sel], nm)
-    take = _start_chi2(*args, alt) < _start_chi2(*args, p0[rows])
+    chi2 = _start_chi2(coords, grid, data[sel], bad[sel], offset[sel], nm, p0[rows], alt)
+    take = chi2[:, 1] < chi2[:, 0]
     p0[rows[take]] = alt[take]
     return p0
 
 
-def _start_chi2(coords, grid, data, bad, offset, nm, p) -> np.ndarray:
-    """χ² of each row of ``data`` at the round-Gaussian parameters ``p``, weights at the model
-    (compiled for one offset number per frame when numba is loaded; else numpy); NaN where
-    ``p`` is not admissible."""
+def _start_chi2(coords, grid, data, bad, offset, nm, p, q) -> np.ndarray:
+    """χ² (B, 2) of each row of ``data`` at the round-Gaussian parameters ``p`` and ``q``,
+    weights at each model (compiled for one offset number per frame when numba is loaded;
+    else numpy); NaN where not admissible."""
     wanted = compiled.wanted(lm.NUMPY_SECONDS_PER_PIXEL * data.size)
     kernel = lm._import_kernels_2d() if wanted else None
     off = offset if offset.strides[0] else offset[:1]
@@ -505,15 +505,19 @@ def _start_chi2(coords, grid, data, bad, offset, nm, p) -> np.ndarray:
             np.ascontiguousarray(valid),
             np.ascontiguousarray(np.broadcast_to(off[:, 0], (len(p),)), dtype=float),
             np.ascontiguousarray(p, dtype=float),
+            np.ascontiguousarray(q, dtype=float),
             0,
             float(nm.excess * nm.gain),
             float(nm.read_noise**2),
             float(nm.floor),
         )
-    mu, _ = gaussian_model(coords, isotropic=True).evaluate(p)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        chi2 = (~bad * (data - mu) ** 2 / nm.variance(mu + offset)).sum(axis=1)
-    return np.where(np.all(np.isfinite(p), axis=1) & (p[:, 3] > 0), chi2, np.nan)
+    out = []
+    for par in (p, q):
+        mu, _ = gaussian_model(coords, isotropic=True).evaluate(par)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            chi2 = (~bad * (data - mu) ** 2 / nm.variance(mu + offset)).sum(axis=1)
+        out.append(np.where(np.all(np.isfinite(par), axis=1) & (par[:, 3] > 0), chi2, np.nan))
+    return np.column_stack(out)
 
 
 def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter, grid) -> dict:
@@ -668,7 +672,7 @@ def _reasons(prep, bad, snr, min_snr, out, coords, axes) -> np.ndarray:
     reason = np.full(n, "", dtype=object)
     converged = out.pop("_converged", np.ones(n, dtype=bool))
     spans = [np.ptp(c) for c in coords]
-    steps = [np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords]
+    steps = [np.ptp(c) / max(len(c) - 1, 1) for c in prep.coords.values()]
     sig_axes = [out["sigma2_um2"]] if len(axes) == 1 else [out["sigma2_y_um2"], out["sigma2_x_um2"]]
     centres = [out["center_um"]] if len(axes) == 1 else [out["center_y_um"], out["center_um"]]
     checks = [
