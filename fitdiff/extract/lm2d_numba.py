@@ -598,38 +598,147 @@ def _normal_box(y, x, d, vf, offc, g, ja, jb, f, ge, read2, floor, tot, h, gr, n
 
 
 @njit(cache=True, error_model="numpy", fastmath=FLAGS)
-def _delta_box(x, d, vf, offc, gc, jac, jbc, gt, jat, jbt, fc, ft, ge, read2, floor, tot):
-    """χ²(trial) - χ²(current), both with the weights of the current point (the descent test
-    of one quadratic), over the union of the two boxes; outside it both models are constants."""
-    ac, cc, at, ct = fc[0], fc[6], ft[0], ft[6]
-    shift = tot[3]
+def _trial_pass(y, x, d, vf, offc, gc, jac, jbc, gt, ja, jb, fc, f, ge, read2, floor, tot, h, gr):
+    """The descent test and the next normal equations in one pass: returns (χ²(trial) -
+    χ²(current) with the current weights, χ²(trial) with its own weights) and fills ``h``,
+    ``gr`` as :func:`_normal_box` at the trial ``f`` (box ``ja, jb``, Gaussian ``gt``), so an
+    accepted step needs no normal pass of its own. The pixels of the two boxes' row hulls
+    are visited once; the rest of the frame follows from the sums ``tot``."""
+    ac, cc0 = fc[0], fc[6]
+    amp, y0, x0, syy, sxx, sxy, c = f[0], f[1], f[2], f[3], f[4], f[5], f[6]
+    det = syy * sxx - sxy * sxy
+    a, b, cc = syy / det, -sxy / det, sxx / det  # Σ⁻¹ in (x, y) of the trial
     nx = x.shape[0]
+    shift = tot[3]
     delta = 0.0
-    s0 = s1 = 0.0
-    for i in range(jac.shape[0]):
-        has_c, has_t = jbc[i] > jac[i], jbt[i] > jat[i]
+    chi2 = 0.0
+    sh0 = sh1 = 0.0  # valid pixels and Σ v d' over the hulls
+    s0 = s1 = s2 = 0.0  # the same (and Σ v d'²) over the trial box
+    g0 = g1 = g2 = g3 = g4 = g5 = g6 = 0.0
+    h00 = h01 = h02 = h03 = h04 = h05 = h06 = 0.0
+    h11 = h12 = h13 = h14 = h15 = h16 = 0.0
+    h22 = h23 = h24 = h25 = h26 = 0.0
+    h33 = h34 = h35 = h36 = 0.0
+    h44 = h45 = h46 = 0.0
+    h55 = h56 = h66 = 0.0
+    for i in range(y.shape[0]):
+        has_c, has_t = jbc[i] > jac[i], jb[i] > ja[i]
         if has_c and has_t:
-            a, b = min(jac[i], jat[i]), max(jbc[i], jbt[i])
+            lo, hi = min(jac[i], ja[i]), max(jbc[i], jb[i])
         elif has_c:
-            a, b = jac[i], jbc[i]
+            lo, hi = jac[i], jbc[i]
         elif has_t:
-            a, b = jat[i], jbt[i]
+            lo, hi = ja[i], jb[i]
         else:
             continue
-        for n in range(i * nx + a, i * nx + b):
-            muc = ac * gc[n] + cc
-            mut = at * gt[n] + ct
+        ta, tb = ja[i], jb[i]
+        uy = y[i] - y0
+        by = b * uy
+        cy = cc * uy
+        base = i * nx
+        for j in range(lo, hi):
+            n = base + j
+            gn = gt[n]
+            muc = ac * gc[n] + cc0
+            mu = amp * gn + c
             v = vf[n]
-            w = v / max((muc + offc) * ge + read2, floor)
-            delta += w * (muc - mut) * (2.0 * d[n] - muc - mut)
+            dn = d[n]
+            wc = v / max((muc + offc) * ge + read2, floor)
+            delta += wc * (muc - mu) * (2.0 * dn - muc - mu)
+            dd = dn - shift
+            sh0 += v
+            sh1 += v * dd
+            if j < ta or j >= tb:
+                continue
+            wn = v / max((mu + offc) * ge + read2, floor)
+            r = dn - mu
+            wr = wn * r
+            chi2 += wr * r
             s0 += v
-            s1 += v * (d[n] - shift)
+            s1 += v * dd
+            s2 += v * dd * dd
+            ux = x[j] - x0
+            vx = a * ux + by
+            vy = b * ux + cy
+            ag = amp * gn
+            j1 = ag * vy
+            j2 = ag * vx
+            j3 = 0.5 * j1 * vy
+            j4 = 0.5 * j2 * vx
+            j5 = j2 * vy
+            g0 += wr * gn
+            g1 += wr * j1
+            g2 += wr * j2
+            g3 += wr * j3
+            g4 += wr * j4
+            g5 += wr * j5
+            g6 += wr
+            w0 = wn * gn
+            w1 = wn * j1
+            w2 = wn * j2
+            w3 = wn * j3
+            w4 = wn * j4
+            w5 = wn * j5
+            h00 += w0 * gn
+            h01 += w0 * j1
+            h02 += w0 * j2
+            h03 += w0 * j3
+            h04 += w0 * j4
+            h05 += w0 * j5
+            h06 += w0
+            h11 += w1 * j1
+            h12 += w1 * j2
+            h13 += w1 * j3
+            h14 += w1 * j4
+            h15 += w1 * j5
+            h16 += w1
+            h22 += w2 * j2
+            h23 += w2 * j3
+            h24 += w2 * j4
+            h25 += w2 * j5
+            h26 += w2
+            h33 += w3 * j3
+            h34 += w3 * j4
+            h35 += w3 * j5
+            h36 += w3
+            h44 += w4 * j4
+            h45 += w4 * j5
+            h46 += w4
+            h55 += w5 * j5
+            h56 += w5
+            h66 += wn
+
+    # outside the hulls both models are constants (current weights: the descent test)
+    w_bc = 1.0 / max((cc0 + offc) * ge + read2, floor)
+    delta += w_bc * (cc0 - c) * (2.0 * (tot[1] - sh1) - (c + cc0 - 2.0 * shift) * (tot[0] - sh0))
+    # outside the trial box: mu = c, one weight, Jacobian (0, ..., 0, 1)
+    w_bg = 1.0 / max((c + offc) * ge + read2, floor)
     o0 = tot[0] - s0
     o1 = tot[1] - s1
-    w_bg = 1.0 / max((cc + offc) * ge + read2, floor)
-    # Σ v [(d - ct)² - (d - cc)²] = (cc - ct) Σ v (2 d - ct - cc)
-    delta += w_bg * (cc - ct) * (2.0 * o1 - (ct + cc - 2.0 * shift) * o0)
-    return delta
+    o2 = tot[2] - s2
+    dc = c - shift
+    chi2 += w_bg * (o2 - 2.0 * dc * o1 + dc * dc * o0)
+    g6 += w_bg * (o1 - dc * o0)
+    h66 += w_bg * o0
+    gr[0], gr[1], gr[2], gr[3], gr[4], gr[5], gr[6] = g0, g1, g2, g3, g4, g5, g6
+    h[0, 0], h[0, 1], h[0, 2], h[0, 3], h[0, 4], h[0, 5], h[0, 6] = (
+        h00,
+        h01,
+        h02,
+        h03,
+        h04,
+        h05,
+        h06,
+    )
+    h[1, 1], h[1, 2], h[1, 3], h[1, 4], h[1, 5], h[1, 6] = h11, h12, h13, h14, h15, h16
+    h[2, 2], h[2, 3], h[2, 4], h[2, 5], h[2, 6] = h22, h23, h24, h25, h26
+    h[3, 3], h[3, 4], h[3, 5], h[3, 6] = h33, h34, h35, h36
+    h[4, 4], h[4, 5], h[4, 6] = h44, h45, h46
+    h[5, 5], h[5, 6], h[6, 6] = h55, h56, h66
+    for i in range(NFULL):
+        for j in range(i):
+            h[i, j] = h[j, i]
+    return delta, chi2
 
 
 @njit(cache=True, error_model="numpy")
@@ -691,6 +800,8 @@ def _fit_frame_box(y, x, hx, d, valid, offc, p, shape, ge, read2, floor, max_ite
     f_try = np.empty(NFULL)
     h7 = np.empty((NFULL, NFULL))
     g7 = np.empty(NFULL)
+    h7_t = np.empty((NFULL, NFULL))
+    g7_t = np.empty(NFULL)
     hess = np.empty((npar, npar))
     grad = np.empty(npar)
     damped = np.empty((npar, npar))
@@ -703,9 +814,10 @@ def _fit_frame_box(y, x, hx, d, valid, offc, p, shape, ge, read2, floor, max_ite
     ok_start = _admissible(p, shape)
     if ok_start:
         _fill_box(y, x, hx, f, g, ja, jb)
+    # the normal equations at the start; later ones come from _trial_pass
+    chi2 = _normal_box(y, x, d, vf, offc, g, ja, jb, f, ge, read2, floor, tot, h7, g7, True)
     if ok_start and nvalid > npar:
         for _ in range(max_iter):
-            chi2 = _normal_box(y, x, d, vf, offc, g, ja, jb, f, ge, read2, floor, tot, h7, g7, True)
             _project(e, h7, g7, hess, grad)
             damped[:, :] = hess
             for k in range(npar):
@@ -720,19 +832,40 @@ def _fit_frame_box(y, x, hx, d, valid, offc, p, shape, ge, read2, floor, max_ite
             if ok_step:
                 _full(e, trial, f_try)
                 _fill_box(y, x, hx, f_try, g_try, ja_t, jb_t)
-                delta = _delta_box(
-                    x, d, vf, offc, g, ja, jb, g_try, ja_t, jb_t, f, f_try, ge, read2, floor, tot
+                delta, chi2_t = _trial_pass(
+                    y,
+                    x,
+                    d,
+                    vf,
+                    offc,
+                    g,
+                    ja,
+                    jb,
+                    g_try,
+                    ja_t,
+                    jb_t,
+                    f,
+                    f_try,
+                    ge,
+                    read2,
+                    floor,
+                    tot,
+                    h7_t,
+                    g7_t,
                 )
                 better = delta <= 0.0
             niter += 1
             lam = lam * 0.1 if better else lam * 10.0
             lam = min(max(lam, 1e-9), 1e9)
-            if better:
+            if better:  # the normal equations of the new point are the trial's
                 p[:] = trial
                 f[:] = f_try
                 g, g_try = g_try, g
                 ja, ja_t = ja_t, ja
                 jb, jb_t = jb_t, jb
+                h7, h7_t = h7_t, h7
+                g7, g7_t = g7_t, g7
+                chi2 = chi2_t
             small = finite
             for k in range(npar):
                 se = math.sqrt(abs(1.0 / hess[k, k])) if hess[k, k] > 0 else 0.0
@@ -741,7 +874,7 @@ def _fit_frame_box(y, x, hx, d, valid, offc, p, shape, ge, read2, floor, max_ite
                 converged = True
             if small or ((not better) and lam >= 1e9):
                 break
-    chi2 = _normal_box(y, x, d, vf, offc, g, ja, jb, f, ge, read2, floor, tot, h7, g7, True)
+    # h7, g7, chi2 belong to p: the covariance needs no further pass
     _project(e, h7, g7, hess, grad)
     _covariance_into(hess, cov)
     return chi2, converged, niter
