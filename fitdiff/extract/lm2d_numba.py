@@ -913,6 +913,116 @@ def fit_gauss2d_box(y, x, hx, data, valid, offc, p0, shape, ge, read2, floor, ma
     return p, cov, chi2, converged, niter
 
 
+@njit(cache=True, error_model="numpy", fastmath=FLAGS)
+def _info_axes(y, x, vf, offc, g, ja, jb, f, iso, ge, read2, floor, n_valid, h):
+    """Fisher information ``h`` of an axis-aligned Gaussian (Sxy = 0) directly in its own
+    parameters, (A, y0, x0, s, c) (``iso``) or (A, y0, x0, Syy, Sxx, c): :func:`_normal_box`
+    without data, with 15 or 21 sums per pixel instead of 28 (the Sxy column is not built)."""
+    amp, y0, x0, syy, sxx, c = f[0], f[1], f[2], f[3], f[4], f[6]
+    iy, ix = 1.0 / syy, 1.0 / sxx
+    nx = x.shape[0]
+    s0 = 0.0
+    h00 = h01 = h02 = h03 = h04 = h05 = 0.0
+    h11 = h12 = h13 = h14 = h15 = 0.0
+    h22 = h23 = h24 = h25 = 0.0
+    h33 = h34 = h35 = 0.0
+    h44 = h45 = h55 = 0.0
+    for i in range(y.shape[0]):
+        if jb[i] <= ja[i]:
+            continue
+        vy = (y[i] - y0) * iy
+        base = i * nx
+        if iso:
+            for j in range(ja[i], jb[i]):
+                n = base + j
+                gn = g[n]
+                v = vf[n]
+                wn = v / max((amp * gn + c + offc) * ge + read2, floor)
+                s0 += v
+                vx = (x[j] - x0) * ix
+                ag = amp * gn
+                j1 = ag * vy
+                j2 = ag * vx
+                j3 = 0.5 * (j1 * vy + j2 * vx)
+                w0 = wn * gn
+                w1 = wn * j1
+                w2 = wn * j2
+                w3 = wn * j3
+                h00 += w0 * gn
+                h01 += w0 * j1
+                h02 += w0 * j2
+                h03 += w0 * j3
+                h04 += w0
+                h11 += w1 * j1
+                h12 += w1 * j2
+                h13 += w1 * j3
+                h14 += w1
+                h22 += w2 * j2
+                h23 += w2 * j3
+                h24 += w2
+                h33 += w3 * j3
+                h34 += w3
+                h44 += wn
+        else:
+            for j in range(ja[i], jb[i]):
+                n = base + j
+                gn = g[n]
+                v = vf[n]
+                wn = v / max((amp * gn + c + offc) * ge + read2, floor)
+                s0 += v
+                vx = (x[j] - x0) * ix
+                ag = amp * gn
+                j1 = ag * vy
+                j2 = ag * vx
+                j3 = 0.5 * j1 * vy
+                j4 = 0.5 * j2 * vx
+                w0 = wn * gn
+                w1 = wn * j1
+                w2 = wn * j2
+                w3 = wn * j3
+                w4 = wn * j4
+                h00 += w0 * gn
+                h01 += w0 * j1
+                h02 += w0 * j2
+                h03 += w0 * j3
+                h04 += w0 * j4
+                h05 += w0
+                h11 += w1 * j1
+                h12 += w1 * j2
+                h13 += w1 * j3
+                h14 += w1 * j4
+                h15 += w1
+                h22 += w2 * j2
+                h23 += w2 * j3
+                h24 += w2 * j4
+                h25 += w2
+                h33 += w3 * j3
+                h34 += w3 * j4
+                h35 += w3
+                h44 += w4 * j4
+                h45 += w4
+                h55 += wn
+    # the rest of the frame: mu = c, one weight, Jacobian (0, ..., 0, 1)
+    w_bg = 1.0 / max((c + offc) * ge + read2, floor)
+    if iso:
+        h44 += w_bg * (n_valid - s0)
+        h[0, 0], h[0, 1], h[0, 2], h[0, 3], h[0, 4] = h00, h01, h02, h03, h04
+        h[1, 1], h[1, 2], h[1, 3], h[1, 4] = h11, h12, h13, h14
+        h[2, 2], h[2, 3], h[2, 4] = h22, h23, h24
+        h[3, 3], h[3, 4], h[4, 4] = h33, h34, h44
+    else:
+        h55 += w_bg * (n_valid - s0)
+        h[0, 0], h[0, 1], h[0, 2], h[0, 3], h[0, 4], h[0, 5] = h00, h01, h02, h03, h04, h05
+        h[1, 1], h[1, 2], h[1, 3], h[1, 4], h[1, 5] = h11, h12, h13, h14, h15
+        h[2, 2], h[2, 3], h[2, 4], h[2, 5] = h22, h23, h24, h25
+        h[3, 3], h[3, 4], h[3, 5] = h33, h34, h35
+        h[4, 4], h[4, 5], h[5, 5] = h44, h45, h55
+    npar = h.shape[0]
+    for i in range(npar):
+        for j in range(i):
+            h[i, j] = h[j, i]
+
+
 @njit(cache=True, error_model="numpy")
 def information_gauss2d(y, x, hx, valid, offc, p, shape, ge, read2, floor):
     """Inverse Fisher information (B, P, P) of the 2D Gaussian + constant at parameters ``p``
@@ -951,8 +1061,13 @@ def information_gauss2d(y, x, hx, valid, offc, p, shape, ge, read2, floor):
             continue
         _full(e, p[r], f)
         _fill_box(y, x, hx, f, g, ja, jb)
-        _normal_box(y, x, dummy, vf, offc[r], g, ja, jb, f, ge, read2, floor, tot, h7, g7, False)
-        _project(e, h7, g7, hess, grad)
+        if shape < 2:  # axis-aligned: the information in the shape's own parameters
+            _info_axes(y, x, vf, offc[r], g, ja, jb, f, shape == 0, ge, read2, floor, tot[0], hess)
+        else:
+            _normal_box(
+                y, x, dummy, vf, offc[r], g, ja, jb, f, ge, read2, floor, tot, h7, g7, False
+            )
+            _project(e, h7, g7, hess, grad)
         _covariance_into(hess, cov[r])
     return cov
 
