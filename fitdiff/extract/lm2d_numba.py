@@ -741,7 +741,7 @@ def _trial_pass(y, x, d, vf, offc, gc, jac, jbc, gt, ja, jb, fc, f, ge, read2, f
     return delta, chi2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=FLAGS)
 def _frame_sums(d, vf, shift, tot):
     """tot = (Σ v, Σ v d', Σ v d'², shift), d' = d - shift; ``shift`` near the frame's level
     (its background) keeps the outside χ² from being a difference of large numbers."""

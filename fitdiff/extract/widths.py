@@ -263,8 +263,11 @@ def prepare(
 ) -> pp.Prepared:
     """Orient, mask, shift time, subtract background, crop and bin (see :mod:`.preprocess`)."""
     m = pp.orient(m)
-    counts = np.asarray(m.counts, dtype=float)
-    bad = pp.bad_pixels(counts, m.mask, saturation, hot_pixel_sigma, noise)
+    raw = np.asarray(m.counts)
+    counts = np.asarray(raw, dtype=float)
+    # integer counts are finite: no pass to look for NaN
+    maybe_nan = raw.dtype.kind not in "iub"
+    bad = pp.bad_pixels(counts, m.mask, saturation, hot_pixel_sigma, noise, maybe_nan)
     any_bad = bool(bad.any())
     if any_bad:
         counts = np.where(bad, 0.0, counts)
