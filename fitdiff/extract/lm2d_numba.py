@@ -880,6 +880,255 @@ def _fit_frame_box(y, x, hx, d, valid, offc, p, shape, ge, read2, floor, max_ite
     return chi2, converged, niter
 
 
+@njit(cache=True, error_model="numpy", fastmath=FLAGS)
+def _pass_axes(
+    y, x, d, vf, offc, gyc, gxc, jac, jbc, fc, gy, gx, ja, jb, f, iso, ge, read2, floor, tot, h, gr
+):
+    """:func:`_trial_pass` for an axis-aligned Gaussian (Sxy = 0), Gaussians as products of
+    their axes (:func:`_axes_gauss`), sums in the shape's own parameters: fills ``h`` (6 × 6)
+    and ``gr`` (6,) in the layout (A, y0, x0, Syy, Sxx, c), where for ``iso`` column 3 is the
+    one width s (and column 4 is zero). Returns (χ²(trial) - χ²(current) with the current
+    weights, χ²(trial) with its own). With the current point as the trial it is the plain
+    normal pass (the difference is 0)."""
+    ac, cc0 = fc[0], fc[6]
+    amp, y0, x0, syy, sxx, c = f[0], f[1], f[2], f[3], f[4], f[6]
+    iy, ix = 1.0 / syy, 1.0 / sxx
+    nx = x.shape[0]
+    shift = tot[3]
+    delta = 0.0
+    chi2 = 0.0
+    sh0 = sh1 = 0.0
+    s0 = s1 = s2 = 0.0
+    g0 = g1 = g2 = g3 = g4 = g5 = 0.0
+    h00 = h01 = h02 = h03 = h04 = h05 = 0.0
+    h11 = h12 = h13 = h14 = h15 = 0.0
+    h22 = h23 = h24 = h25 = 0.0
+    h33 = h34 = h35 = 0.0
+    h44 = h45 = h55 = 0.0
+    for i in range(y.shape[0]):
+        ca, cb, ta, tb = jac[i], jbc[i], ja[i], jb[i]
+        has_c, has_t = cb > ca, tb > ta
+        if has_c and has_t:
+            lo, hi = min(ca, ta), max(cb, tb)
+        elif has_c:
+            lo, hi = ca, cb
+        elif has_t:
+            lo, hi = ta, tb
+        else:
+            continue
+        gyci = gyc[i]
+        gyi = gy[i]
+        vy = (y[i] - y0) * iy
+        base = i * nx
+        for j in range(lo, hi):
+            n = base + j
+            gcn = gyci * gxc[j] if ca <= j < cb else 0.0
+            in_t = ta <= j < tb
+            gn = gyi * gx[j] if in_t else 0.0
+            muc = ac * gcn + cc0
+            mu = amp * gn + c
+            v = vf[n]
+            dn = d[n]
+            wc = v / max((muc + offc) * ge + read2, floor)
+            delta += wc * (muc - mu) * (2.0 * dn - muc - mu)
+            dd = dn - shift
+            sh0 += v
+            sh1 += v * dd
+            if not in_t:
+                continue
+            wn = v / max((mu + offc) * ge + read2, floor)
+            r = dn - mu
+            wr = wn * r
+            chi2 += wr * r
+            s0 += v
+            s1 += v * dd
+            s2 += v * dd * dd
+            vx = (x[j] - x0) * ix
+            ag = amp * gn
+            j1 = ag * vy
+            j2 = ag * vx
+            if iso:
+                j3 = 0.5 * (j1 * vy + j2 * vx)
+                j4 = 0.0
+            else:
+                j3 = 0.5 * j1 * vy
+                j4 = 0.5 * j2 * vx
+            g0 += wr * gn
+            g1 += wr * j1
+            g2 += wr * j2
+            g3 += wr * j3
+            g4 += wr * j4
+            g5 += wr
+            w0 = wn * gn
+            w1 = wn * j1
+            w2 = wn * j2
+            w3 = wn * j3
+            w4 = wn * j4
+            h00 += w0 * gn
+            h01 += w0 * j1
+            h02 += w0 * j2
+            h03 += w0 * j3
+            h04 += w0 * j4
+            h05 += w0
+            h11 += w1 * j1
+            h12 += w1 * j2
+            h13 += w1 * j3
+            h14 += w1 * j4
+            h15 += w1
+            h22 += w2 * j2
+            h23 += w2 * j3
+            h24 += w2 * j4
+            h25 += w2
+            h33 += w3 * j3
+            h34 += w3 * j4
+            h35 += w3
+            h44 += w4 * j4
+            h45 += w4
+            h55 += wn
+    w_bc = 1.0 / max((cc0 + offc) * ge + read2, floor)
+    delta += w_bc * (cc0 - c) * (2.0 * (tot[1] - sh1) - (c + cc0 - 2.0 * shift) * (tot[0] - sh0))
+    w_bg = 1.0 / max((c + offc) * ge + read2, floor)
+    o0 = tot[0] - s0
+    o1 = tot[1] - s1
+    o2 = tot[2] - s2
+    dc = c - shift
+    chi2 += w_bg * (o2 - 2.0 * dc * o1 + dc * dc * o0)
+    g5 += w_bg * (o1 - dc * o0)
+    h55 += w_bg * o0
+    gr[0], gr[1], gr[2], gr[3], gr[4], gr[5] = g0, g1, g2, g3, g4, g5
+    h[0, 0], h[0, 1], h[0, 2], h[0, 3], h[0, 4], h[0, 5] = h00, h01, h02, h03, h04, h05
+    h[1, 1], h[1, 2], h[1, 3], h[1, 4], h[1, 5] = h11, h12, h13, h14, h15
+    h[2, 2], h[2, 3], h[2, 4], h[2, 5] = h22, h23, h24, h25
+    h[3, 3], h[3, 4], h[3, 5] = h33, h34, h35
+    h[4, 4], h[4, 5], h[5, 5] = h44, h45, h55
+    for a in range(6):
+        for b in range(a):
+            h[a, b] = h[b, a]
+    return delta, chi2
+
+
+@njit(cache=True, error_model="numpy")
+def _shape_sums(h6, g6, iso, hess, grad):
+    """The shape's normal equations from the 6-parameter layout of :func:`_pass_axes`."""
+    if iso:
+        idx = (0, 1, 2, 3, 5)
+        for a in range(5):
+            grad[a] = g6[idx[a]]
+            for b in range(5):
+                hess[a, b] = h6[idx[a], idx[b]]
+    else:
+        hess[:, :] = h6
+        grad[:] = g6
+
+
+@njit(cache=True, error_model="numpy")
+def _fit_frame_axes(y, x, hx, d, valid, offc, p, shape, ge, read2, floor, max_iter, tol, cov):
+    """:func:`_fit_frame_box` for the axis-aligned shapes (0, 1): the Gaussian as the product
+    of its axes and the sums in the shape's own parameters (:func:`_pass_axes`)."""
+    n = d.shape[0]
+    ny, nx = y.shape[0], x.shape[0]
+    npar = p.shape[0]
+    iso = shape == 0
+    e = _embedding(shape)
+    vf = np.empty(n)
+    nvalid = 0
+    for k in range(n):
+        vf[k] = 1.0 if valid[k] else 0.0
+        nvalid += valid[k]
+    tot = np.empty(4)
+    _frame_sums(d, vf, p[npar - 1] if np.isfinite(p[npar - 1]) else 0.0, tot)
+    gy, gx = np.zeros(ny), np.zeros(nx)
+    gy_t, gx_t = np.zeros(ny), np.zeros(nx)
+    ja = np.zeros(ny, dtype=np.int64)
+    jb = np.zeros(ny, dtype=np.int64)
+    ja_t = np.zeros(ny, dtype=np.int64)
+    jb_t = np.zeros(ny, dtype=np.int64)
+    f = np.empty(NFULL)
+    f_try = np.empty(NFULL)
+    h6, g6 = np.empty((6, 6)), np.empty(6)
+    h6_t, g6_t = np.empty((6, 6)), np.empty(6)
+    hess = np.empty((npar, npar))
+    grad = np.empty(npar)
+    damped = np.empty((npar, npar))
+    step = np.empty(npar)
+    trial = np.empty(npar)
+    lam = 1e-3
+    converged = False
+    niter = 0
+    _full(e, p, f)
+    if _admissible(p, shape):
+        _axes_gauss(y, x, hx, f, gy, gx, ja, jb)
+    ok_start = _admissible(p, shape)
+    _, chi2 = _pass_axes(
+        y, x, d, vf, offc, gy, gx, ja, jb, f, gy, gx, ja, jb, f, iso, ge, read2, floor, tot, h6, g6
+    )
+    if ok_start and nvalid > npar:
+        for _ in range(max_iter):
+            _shape_sums(h6, g6, iso, hess, grad)
+            damped[:, :] = hess
+            for k in range(npar):
+                damped[k, k] += lam * hess[k, k]
+            _solve(damped, grad, step)
+            finite = True
+            for k in range(npar):
+                trial[k] = p[k] + step[k]
+                finite = finite and np.isfinite(step[k])
+            ok_step = finite and _admissible(trial, shape)
+            better = False
+            if ok_step:
+                _full(e, trial, f_try)
+                _axes_gauss(y, x, hx, f_try, gy_t, gx_t, ja_t, jb_t)
+                delta, chi2_t = _pass_axes(
+                    y,
+                    x,
+                    d,
+                    vf,
+                    offc,
+                    gy,
+                    gx,
+                    ja,
+                    jb,
+                    f,
+                    gy_t,
+                    gx_t,
+                    ja_t,
+                    jb_t,
+                    f_try,
+                    iso,
+                    ge,
+                    read2,
+                    floor,
+                    tot,
+                    h6_t,
+                    g6_t,
+                )
+                better = delta <= 0.0
+            niter += 1
+            lam = lam * 0.1 if better else lam * 10.0
+            lam = min(max(lam, 1e-9), 1e9)
+            if better:
+                p[:] = trial
+                f[:] = f_try
+                gy, gy_t = gy_t, gy
+                gx, gx_t = gx_t, gx
+                ja, ja_t = ja_t, ja
+                jb, jb_t = jb_t, jb
+                h6, h6_t = h6_t, h6
+                g6, g6_t = g6_t, g6
+                chi2 = chi2_t
+            small = finite
+            for k in range(npar):
+                se = math.sqrt(abs(1.0 / hess[k, k])) if hess[k, k] > 0 else 0.0
+                small = small and abs(step[k]) <= tol * se
+            if small:
+                converged = True
+            if small or ((not better) and lam >= 1e9):
+                break
+    _shape_sums(h6, g6, iso, hess, grad)
+    _covariance_into(hess, cov)
+    return chi2, converged, niter
+
+
 @njit(cache=True, error_model="numpy")
 def fit_gauss2d_box(y, x, hx, data, valid, offc, p0, shape, ge, read2, floor, max_iter, tol):
     """:func:`fit_gauss2d` when the offset is one number per frame (``offc`` (B,), counts):
@@ -891,33 +1140,45 @@ def fit_gauss2d_box(y, x, hx, data, valid, offc, p0, shape, ge, read2, floor, ma
     converged = np.zeros(nrow, dtype=np.bool_)
     niter = np.zeros(nrow, dtype=np.int64)
     for i in range(nrow):
-        c2, conv, it = _fit_frame_box(
-            y,
-            x,
-            hx,
-            data[i],
-            valid[i if valid.shape[0] > 1 else 0],
-            offc[i],
-            p[i],
-            shape,
-            ge,
-            read2,
-            floor,
-            max_iter,
-            tol,
-            cov[i],
-        )
+        v = valid[i if valid.shape[0] > 1 else 0]
+        if shape < 2:
+            c2, conv, it = _fit_frame_axes(
+                y, x, hx, data[i], v, offc[i], p[i], shape, ge, read2, floor, max_iter, tol, cov[i]
+            )
+        else:
+            c2, conv, it = _fit_frame_box(
+                y, x, hx, data[i], v, offc[i], p[i], shape, ge, read2, floor, max_iter, tol, cov[i]
+            )
         chi2[i] = c2
         converged[i] = conv
         niter[i] = it
     return p, cov, chi2, converged, niter
 
 
+@njit(cache=True, error_model="numpy")
+def _axes_gauss(y, x, hx, f, gy, gx, ja, jb):
+    """The box of an axis-aligned Gaussian (Sxy = 0) and its two factors: gy[i] =
+    exp(-½ uy²/Syy) on every row, gx[j] = exp(-½ ux²/Sxx) on the widest row's columns (the
+    others' boxes lie inside it), so exp(-½ rᵀ Σ⁻¹ r) = gy[i] gx[j]."""
+    _segments(y, x, hx, f, ja, jb)
+    y0, syy = f[1], f[3]
+    a, b = x.shape[0], 0
+    for i in range(y.shape[0]):
+        uy = y[i] - y0
+        gy[i] = math.exp(-0.5 * uy * uy / syy)
+        if jb[i] > ja[i]:
+            a = min(a, ja[i])
+            b = max(b, jb[i])
+    if b > a:
+        _fill_gauss(x[a:b], hx, f[2], f[4], gx[a:b])
+
+
 @njit(cache=True, error_model="numpy", fastmath=FLAGS)
-def _info_axes(y, x, vf, offc, g, ja, jb, f, iso, ge, read2, floor, n_valid, h):
+def _info_axes(y, x, vf, offc, gy, gx, ja, jb, f, iso, ge, read2, floor, n_valid, h):
     """Fisher information ``h`` of an axis-aligned Gaussian (Sxy = 0) directly in its own
     parameters, (A, y0, x0, s, c) (``iso``) or (A, y0, x0, Syy, Sxx, c): :func:`_normal_box`
-    without data, with 15 or 21 sums per pixel instead of 28 (the Sxy column is not built)."""
+    without data, with 15 or 21 sums per pixel instead of 28 (the Sxy column is not built),
+    and the Gaussian the product gy[i] gx[j] of its two axes (no per-pixel array)."""
     amp, y0, x0, syy, sxx, c = f[0], f[1], f[2], f[3], f[4], f[6]
     iy, ix = 1.0 / syy, 1.0 / sxx
     nx = x.shape[0]
@@ -931,11 +1192,12 @@ def _info_axes(y, x, vf, offc, g, ja, jb, f, iso, ge, read2, floor, n_valid, h):
         if jb[i] <= ja[i]:
             continue
         vy = (y[i] - y0) * iy
+        gyi = gy[i]
         base = i * nx
         if iso:
             for j in range(ja[i], jb[i]):
                 n = base + j
-                gn = g[n]
+                gn = gyi * gx[j]
                 v = vf[n]
                 wn = v / max((amp * gn + c + offc) * ge + read2, floor)
                 s0 += v
@@ -966,7 +1228,7 @@ def _info_axes(y, x, vf, offc, g, ja, jb, f, iso, ge, read2, floor, n_valid, h):
         else:
             for j in range(ja[i], jb[i]):
                 n = base + j
-                gn = g[n]
+                gn = gyi * gx[j]
                 v = vf[n]
                 wn = v / max((amp * gn + c + offc) * ge + read2, floor)
                 s0 += v
@@ -1048,6 +1310,8 @@ def information_gauss2d(y, x, hx, valid, offc, p, shape, ge, read2, floor):
     hess = np.empty((npar, npar))
     grad = np.empty(npar)
     dummy = np.empty(0)
+    gy = np.empty(ny)
+    gx = np.empty(x.shape[0])
     shared = valid.shape[0] == 1
     for r in range(nrow):
         if r == 0 or not shared:
@@ -1060,10 +1324,13 @@ def information_gauss2d(y, x, hx, valid, offc, p, shape, ge, read2, floor):
         if not _admissible(p[r], shape):
             continue
         _full(e, p[r], f)
-        _fill_box(y, x, hx, f, g, ja, jb)
         if shape < 2:  # axis-aligned: the information in the shape's own parameters
-            _info_axes(y, x, vf, offc[r], g, ja, jb, f, shape == 0, ge, read2, floor, tot[0], hess)
+            _axes_gauss(y, x, hx, f, gy, gx, ja, jb)
+            _info_axes(
+                y, x, vf, offc[r], gy, gx, ja, jb, f, shape == 0, ge, read2, floor, tot[0], hess
+            )
         else:
+            _fill_box(y, x, hx, f, g, ja, jb)
             _normal_box(
                 y, x, dummy, vf, offc[r], g, ja, jb, f, ge, read2, floor, tot, h7, g7, False
             )
