@@ -36,7 +36,8 @@ from .moments_numba import BACKGROUND, INTENSITY, INTENSITY_ERR, KURTOSIS, NFIXE
 PEAK = NFIXED + 6
 
 
-@njit(cache=True, error_model="numpy")
+# sums may be reordered (vectorised), as in the fit kernels; NaN and inf keep their meaning
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def frame_moments(y, x, data, offc, ge, read2, floor, ey, ex, out):  # pragma: no cover
     """Fill ``out`` (B, NFIXED + 7) with the moments of every frame of ``data`` (B, Y·X).
 
