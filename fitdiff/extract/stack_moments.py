@@ -16,7 +16,9 @@ from . import compiled
 from .moments import NUMPY_SECONDS_PER_PIXEL
 
 
-def stack_moments(grid, data, bad, offset, noise, edge_fraction) -> dict | None:
+def stack_moments(
+    grid, data, bad, offset, noise, edge_fraction, numpy_seconds: float | None = None
+) -> dict | None:
     """Moments of every frame of ``data`` (B, Y·X), or None when the compiled pass does not apply.
 
     Parameters
@@ -33,6 +35,10 @@ def stack_moments(grid, data, bad, offset, noise, edge_fraction) -> dict | None:
         Pixel variance model (counts²).
     edge_fraction : float
         Background band of :func:`fitdiff.extract.moments.edge_pixels`.
+    numpy_seconds : float, optional
+        What the numpy path of the whole call is predicted to cost (s), for the rent-or-buy
+        rule of :mod:`.compiled`: a Gaussian fit of the frames follows the moments and will
+        load numba anyway, so its caller counts it here. Default: the moments alone.
 
     Returns
     -------
@@ -54,7 +60,9 @@ def stack_moments(grid, data, bad, offset, noise, edge_fraction) -> dict | None:
         offc = np.broadcast_to(float(offset), (nrow,))
     if not np.isfinite(offc).all():
         return None
-    if not compiled.wanted(NUMPY_SECONDS_PER_PIXEL * data.size):
+    if numpy_seconds is None:
+        numpy_seconds = NUMPY_SECONDS_PER_PIXEL * data.size
+    if not compiled.wanted(numpy_seconds):
         return None
     try:
         from . import stack_numba as kernel

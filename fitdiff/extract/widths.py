@@ -150,7 +150,9 @@ def extract_widths(
     # subtracted before: a background left in would count as signal. Frames of a stack
     # without masked pixels take one compiled pass (None: the general path below)
     any_bad = prep.settings["masked_pixels"] > 0
-    mom = stack_moments(grid, data, any_bad, offset, nm, edge_fraction)
+    # a Gaussian fit follows: the rent-or-buy rule weighs the whole call, not the moments
+    cost = lm.NUMPY_SECONDS_PER_PIXEL * data.size if method == "gauss" else None
+    mom = stack_moments(grid, data, any_bad, offset, nm, edge_fraction, cost)
     if mom is None or (method == "moment" and background != "fit"):
         filled = fill_masked(prep.data, prep.bad).reshape(nt, -1)
         # each full-image pass costs about as much as the moment sums themselves: passes that
