@@ -9,7 +9,7 @@ any extractor must do. The ratio extract / bare pass is printed (target <= 20).
 * ``133 x 256 x 256``: a decaying, diffusing, rotated elliptical spot (fast axis at 30°) on a
   1-count background, the size of a TCSPC FLIM scan; and, when ``../shared/realdata`` is
   present, the real PicoQuant scan ``ptu_stack_FLIM_z1.ptu`` of the same size (a hazelnut
-  section, sparse photons: most slices are below ``min_snr`` and are not fitted).
+  section, sparse photons; the fitted spot fills the window, the hard case).
 * ``401 x 128 x 128``: the same kind of spot on a finer time grid (a gated-camera stack).
 
 The first call in a fresh process (numba JIT compilation or loading its on-disk cache, imports)
