@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..errors import ExtractionError, FitdiffDeprecationWarning
 from ..io.measurement import Measurement
-from . import compiled, lm
+from . import lm
 from . import preprocess as pp
 from .fisher import pixel_area, predicted_errors
 from .gauss import gaussian_model, rotated_model
@@ -17,6 +17,7 @@ from .lm import batched_lm
 from .moments import edge_pixels, fill_masked, profile_moments
 from .noise import resolve_noise
 from .stack_moments import stack_moments
+from .stack_start import stack_start
 from .weights import grid_setting, iterate_weights, polynomial_fit
 
 METHODS = ("gauss", "moment")
@@ -171,7 +172,8 @@ def extract_widths(
             if "peak" not in mom:  # start values of the signal test and the fit
                 mom["peak"] = row_peak(data, bad)
             if len(axes) == 2:
-                mom["start"] = stack_start(coords, grid, data, bad, offset, nm, mom)
+                p0 = gauss_start(coords, data, bad, mom)
+                mom["start"] = stack_start(p0, coords, grid, data, bad, offset, nm, mom)
             snr = _fit_snr(coords, data, bad, offset, nm, mom, shape, grid)
     if method == "moment" and background != "fit":
         mom_out = profile_moments(coords, filled, var_data, None)
@@ -434,7 +436,7 @@ def gauss_start(coords, data, bad, mom) -> np.ndarray:
     centroid (clipped into the window), and σ² comes from area = A (2π σ²)^(k/2) per pixel,
     which, unlike the raw second moment, is not blown up by noise in the wings.
     """
-    if "start" in mom:  # chosen once per image (:func:`stack_start`)
+    if "start" in mom:  # chosen once per stack (:func:`.stack_start.stack_start`)
         return mom["start"].copy()
     k = len(coords)
     c0 = mom["background"]
@@ -458,71 +460,6 @@ def row_peak(data: np.ndarray, bad: np.ndarray) -> np.ndarray:
     if not bad.any():  # one pass over the image instead of three
         return data.max(axis=1)
     return np.where(bad, -np.inf, data).max(axis=1)
-
-
-def stack_start(coords, grid, data, bad, offset, nm, mom) -> np.ndarray:
-    """Start values (A, y0, x0, σ², c) of the frames of a stack: :func:`gauss_start`, or the
-    moment width where it fits the frame better.
-
-    The peak-based width of :func:`gauss_start` assumes the largest pixel is the spot's peak;
-    in a frame of sparse photons (a TCSPC scan: most pixels 0 or 1) the largest pixel is a
-    fluctuation several times the peak, the start ~10× too narrow and the fit needs ~20
-    iterations (or collapses onto a noise feature). Where the two widths differ by more than
-    2×, the start is whichever of the two Gaussians (the moment one with A from the moment
-    intensity) has the smaller χ² with the weights of its own model (the measure the fit
-    minimises); elsewhere the peak start stands, so clean frames are unchanged.
-    """
-    p0 = gauss_start(coords, data, bad, mom)
-    s_mom = 0.5 * mom["w2"]  # σ² of a round spot with the moments' w² = σy² + σx²
-    steps = [np.ptp(c) / max(len(c) - 1, 1) for c in grid]
-    lo, hi = min(steps) ** 2 / 4, max(np.ptp(c) for c in grid) ** 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = p0[:, 3] / s_mom
-        cand = (s_mom > lo) & (s_mom < hi) & (mom["intensity"] > 0) & ~((ratio > 0.5) & (ratio < 2))
-    if not cand.any():
-        return p0
-    rows = np.flatnonzero(cand)
-    alt = p0[rows].copy()
-    alt[:, 3] = s_mom[rows]
-    alt[:, 0] = mom["intensity"][rows] * float(np.prod(steps)) / (2 * np.pi * alt[:, 3])
-    sel = Ellipsis if len(rows) == len(p0) else rows  # a fancy index copies
-    chi2 = _start_chi2(coords, grid, data[sel], bad[sel], offset[sel], nm, p0[rows], alt)
-    take = chi2[:, 1] < chi2[:, 0]
-    p0[rows[take]] = alt[take]
-    return p0
-
-
-def _start_chi2(coords, grid, data, bad, offset, nm, p, q) -> np.ndarray:
-    """χ² (B, 2) of each row of ``data`` at the round-Gaussian parameters ``p`` and ``q``,
-    weights at each model (compiled for one offset number per frame when numba is loaded;
-    else numpy); NaN where not admissible."""
-    wanted = compiled.wanted(lm.NUMPY_SECONDS_PER_PIXEL * data.size)
-    kernel = lm._import_kernels_2d() if wanted else None
-    off = offset if offset.strides[0] else offset[:1]
-    if kernel is not None and (off == off[:, :1]).all():
-        y, x = (np.ascontiguousarray(a, dtype=float) for a in grid)
-        valid = ~bad if bad.any() else np.ones((1, data.shape[1]), dtype=bool)
-        return kernel.chi2_gauss2d(
-            y,
-            x,
-            lm._import_kernels().uniform_step(x),
-            np.require(data, np.float64, ["C_CONTIGUOUS", "ALIGNED"]),
-            np.ascontiguousarray(valid),
-            np.ascontiguousarray(np.broadcast_to(off[:, 0], (len(p),)), dtype=float),
-            np.ascontiguousarray(p, dtype=float),
-            np.ascontiguousarray(q, dtype=float),
-            0,
-            float(nm.excess * nm.gain),
-            float(nm.read_noise**2),
-            float(nm.floor),
-        )
-    out = []
-    for par in (p, q):
-        mu, _ = gaussian_model(coords, isotropic=True).evaluate(par)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            chi2 = (~bad * (data - mu) ** 2 / nm.variance(mu + offset)).sum(axis=1)
-        out.append(np.where(np.all(np.isfinite(par), axis=1) & (par[:, 3] > 0), chi2, np.nan))
-    return np.column_stack(out)
 
 
 def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter, grid) -> dict:
