@@ -23,8 +23,8 @@ def stack_start(p0, coords, grid, data, bad, offset, nm, mom) -> np.ndarray:
     The peak-based width assumes the largest pixel is the spot's peak;
     in a frame of sparse photons (a TCSPC scan: most pixels 0 or 1) the largest pixel is a
     fluctuation several times the peak, the start ~10× too narrow and the fit needs ~20
-    iterations (or collapses onto a noise feature). Where the two widths differ by more than
-    2×, the start is whichever of the two Gaussians (the moment one with A from the moment
+    iterations (or collapses onto a noise feature). Where it is less than half the moment
+    width, the start is whichever of the two Gaussians (the moment one with A from the moment
     intensity) has the smaller χ² with the weights of its own model (the measure the fit
     minimises); elsewhere the peak start stands, so clean frames are unchanged.
 
@@ -47,7 +47,9 @@ def stack_start(p0, coords, grid, data, bad, offset, nm, mom) -> np.ndarray:
     lo, hi = min(steps) ** 2 / 4, max(np.ptp(c) for c in grid) ** 2
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = p0[:, 3] / s_mom
-        cand = (s_mom > lo) & (s_mom < hi) & (mom["intensity"] > 0) & ~((ratio > 0.5) & (ratio < 2))
+        # only the symptom of a fluctuating peak (too narrow); a wide noisy window can make
+        # the moment width the smaller one, and there the peak start is the better
+        cand = (s_mom > lo) & (s_mom < hi) & (mom["intensity"] > 0) & (ratio < 0.5)
     if not cand.any():
         return p0
     rows = np.flatnonzero(cand)
