@@ -1340,10 +1340,11 @@ def information_gauss2d(y, x, hx, valid, offc, p, shape, ge, read2, floor):
 
 
 @njit(cache=True, error_model="numpy")
-def chi2_gauss2d(y, x, hx, data, valid, offc, p, q, shape, ge, read2, floor):
-    """χ² (B, 2) of every frame at two sets of parameters ``p``, ``q`` (layout of
-    :func:`fit_gauss2d`), each with the weights of its own model (NaN where not admissible):
-    what the fit would start from, to choose between start values."""
+def chi2_gauss2d(y, x, hx, data, rows, valid, offc, p, q, shape, ge, read2, floor):
+    """χ² (R, 2) of the frames ``data[rows]`` at two sets of parameters ``p``, ``q`` (R rows,
+    layout of :func:`fit_gauss2d`), each with the weights of its own model (NaN where not
+    admissible): what the fit would start from, to choose between start values. ``valid``
+    (B or 1, Y·X) and ``offc`` (B,) are indexed like ``data``."""
     nrow = p.shape[0]
     n = y.shape[0] * x.shape[0]
     ny = y.shape[0]
@@ -1358,11 +1359,12 @@ def chi2_gauss2d(y, x, hx, data, valid, offc, p, q, shape, ge, read2, floor):
     h7 = np.empty((NFULL, NFULL))
     g7 = np.empty(NFULL)
     for r in range(nrow):
-        v = valid[r if valid.shape[0] > 1 else 0]
+        row = rows[r]
+        v = valid[row if valid.shape[0] > 1 else 0]
         for k in range(n):
             vf[k] = 1.0 if v[k] else 0.0
         c = p[r, p.shape[1] - 1]
-        _frame_sums(data[r], vf, c if np.isfinite(c) else 0.0, tot)
+        _frame_sums(data[row], vf, c if np.isfinite(c) else 0.0, tot)
         for which in range(2):
             pr = p[r] if which == 0 else q[r]
             if not _admissible(pr, shape):
@@ -1370,6 +1372,6 @@ def chi2_gauss2d(y, x, hx, data, valid, offc, p, q, shape, ge, read2, floor):
             _full(e, pr, f)
             _fill_box(y, x, hx, f, g, ja, jb)
             out[r, which] = _normal_box(
-                y, x, data[r], vf, offc[r], g, ja, jb, f, ge, read2, floor, tot, h7, g7, True
+                y, x, data[row], vf, offc[row], g, ja, jb, f, ge, read2, floor, tot, h7, g7, True
             )
     return out

@@ -56,18 +56,17 @@ def stack_start(p0, coords, grid, data, bad, offset, nm, mom) -> np.ndarray:
     alt = p0[rows].copy()
     alt[:, 3] = s_mom[rows]
     alt[:, 0] = mom["intensity"][rows] * float(np.prod(steps)) / (2 * np.pi * alt[:, 3])
-    sel = Ellipsis if len(rows) == len(p0) else rows  # a fancy index copies
-    chi2 = _start_chi2(coords, grid, data[sel], bad[sel], offset[sel], nm, p0[rows], alt)
+    chi2 = _start_chi2(coords, grid, data, bad, offset, nm, rows, p0[rows], alt)
     take = chi2[:, 1] < chi2[:, 0]
     p0[rows[take]] = alt[take]
     return p0
 
 
-def _start_chi2(coords, grid, data, bad, offset, nm, p, q) -> np.ndarray:
-    """χ² (B, 2) of each row of ``data`` at the round-Gaussian parameters ``p`` and ``q``,
-    weights at each model (compiled for one offset number per frame when numba is loaded;
-    else numpy); NaN where not admissible."""
-    wanted = compiled.wanted(lm.NUMPY_SECONDS_PER_PIXEL * data.size)
+def _start_chi2(coords, grid, data, bad, offset, nm, rows, p, q) -> np.ndarray:
+    """χ² (R, 2) of the rows ``rows`` of ``data`` at the round-Gaussian parameters ``p`` and
+    ``q`` (R rows), weights at each model (compiled for one offset number per frame when numba
+    is loaded, reading the rows in place; else numpy); NaN where not admissible."""
+    wanted = compiled.wanted(lm.NUMPY_SECONDS_PER_PIXEL * len(rows) * data.shape[1])
     kernel = lm._import_kernels_2d() if wanted else None
     off = offset if offset.strides[0] else offset[:1]
     if kernel is not None and (off == off[:, :1]).all():
@@ -78,8 +77,9 @@ def _start_chi2(coords, grid, data, bad, offset, nm, p, q) -> np.ndarray:
             x,
             lm._import_kernels().uniform_step(x),
             np.require(data, np.float64, ["C_CONTIGUOUS", "ALIGNED"]),
+            np.asarray(rows, dtype=np.int64),
             np.ascontiguousarray(valid),
-            np.ascontiguousarray(np.broadcast_to(off[:, 0], (len(p),)), dtype=float),
+            np.ascontiguousarray(np.broadcast_to(off[:, 0], (len(data),)), dtype=float),
             np.ascontiguousarray(p, dtype=float),
             np.ascontiguousarray(q, dtype=float),
             0,
@@ -87,6 +87,8 @@ def _start_chi2(coords, grid, data, bad, offset, nm, p, q) -> np.ndarray:
             float(nm.read_noise**2),
             float(nm.floor),
         )
+    data, bad = data[rows], bad[rows]
+    offset = np.broadcast_to(off[rows] if len(off) > 1 else off, data.shape)
     out = []
     for par in (p, q):
         mu, _ = gaussian_model(coords, isotropic=True).evaluate(par)

@@ -190,7 +190,8 @@ def extract_widths(
             axes,
             data[rows],
             bad[rows],
-            offset[rows],
+            # a frame shared by every row stays shared (indexing would copy it per row)
+            offset[rows] if offset.strides[0] else offset[: int(fit_rows.sum())],
             nm,
             {k: _rows(v, fit_rows) for k, v in mom.items()},
             shape,
