@@ -9,11 +9,13 @@ any extractor must do. The ratio extract / bare pass is printed (target <= 20).
 * ``133 x 256 x 256``: a decaying, diffusing, rotated elliptical spot (fast axis at 30°) on a
   1-count background, the size of a TCSPC FLIM scan; and, when ``../shared/realdata`` is
   present, the real PicoQuant scan ``ptu_stack_FLIM_z1.ptu`` of the same size (a hazelnut
-  section, sparse photons: most slices are below ``min_snr`` and are not fitted).
+  section, sparse photons; the fitted spot fills the window, the hard case).
 * ``401 x 128 x 128``: the same kind of spot on a finer time grid (a gated-camera stack).
 
 The first call in a fresh process (numba JIT compilation or loading its on-disk cache, imports)
-is timed separately by running the extraction once in a subprocess per shape.
+is timed separately by running the extraction once in a subprocess per shape (its ratio is to
+the bare pass of this process). The compiled kernels are single-threaded; the header prints the
+CPU count and load average, since wall-clock ratios on a shared machine move with the load.
 
     python benchmarks/bench_stack.py [--repeat 3] [--shapes isotropic,elliptical,rotated]
         [--no-first-call] [--no-real] [--stacks 133x256x256,401x128x128]
@@ -130,9 +132,13 @@ def main(argv=None) -> None:
     if PTU.is_file() and not args.no_real:
         names.insert(0, "ptu")
     print(f"fitdiff from {Path(widths.__file__).parents[1]}; shapes known: {', '.join(known)}")
+    # the compiled kernels run frames serially (one thread): numba's default threading layer
+    # aborts when two Python threads launch parallel kernels at once (lm_numba.py)
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"{os.cpu_count()} CPUs, load average {load}; kernels single-threaded")
     print(
         f"{'stack':<13} {'shape':<11} {'bare pass':>10} {'extract':>10} {'ratio':>8} "
-        f"{'cpu ratio':>10} {'first call':>11} {'fitted':>7} {'ok':>5}"
+        f"{'cpu ratio':>10} {'first call':>14} {'fitted':>7} {'ok':>5}"
     )
     for name in names:
         m = load_stack(name)
@@ -151,10 +157,10 @@ def main(argv=None) -> None:
             )
             df = extract_widths(m, shape=shape)
             fitted = int(np.isfinite(df["redchi"]).sum())
-            first_txt = "-" if first is None else f"{1e3 * first:9.0f}ms"
+            first_txt = "-" if first is None else f"{first / t_bare:6.0f}x {first:4.1f}s"
             print(
                 f"{label:<13} {shape:<11} {1e3 * t_bare:8.2f}ms {1e3 * t_ext:8.1f}ms "
-                f"{t_ext / t_bare:7.1f}x {c_ext / c_bare:9.1f}x {first_txt:>11} {fitted:>7} "
+                f"{t_ext / t_bare:7.1f}x {c_ext / c_bare:9.1f}x {first_txt:>14} {fitted:>7} "
                 f"{int(df['ok'].sum()):>5}"
             )
     print("ratio = extract_widths (all in, best of --repeat) / one bare pass (convert + sum);")

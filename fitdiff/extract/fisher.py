@@ -19,9 +19,12 @@ from .lm import _inverse
 from .noise import NoiseModel
 
 
-def pixel_area(coords: list[np.ndarray]) -> float:
-    """Area of one pixel (µm^k) from flattened pixel-centre coordinates (uniform steps)."""
-    return float(np.prod([np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords]))
+def pixel_area(coords: list[np.ndarray], grid: tuple | None = None) -> float:
+    """Area of one pixel (µm^k) from flattened pixel-centre coordinates (uniform steps), or
+    from the axes ``grid`` of the mesh when given (no sort of the flattened coordinates)."""
+    axes = coords if grid is None else grid
+    n = [len(np.unique(c)) for c in coords] if grid is None else [len(g) for g in grid]
+    return float(np.prod([np.ptp(c) / max(k - 1, 1) for c, k in zip(axes, n, strict=True)]))
 
 
 def gauss_params(
@@ -30,6 +33,7 @@ def gauss_params(
     sigma2: np.ndarray | list[np.ndarray],
     centres: list[np.ndarray],
     background: np.ndarray,
+    grid: tuple | None = None,
 ) -> np.ndarray:
     """Parameter rows (A, centres, σ²(s), c) of :func:`~fitdiff.extract.gauss.gaussian_model`.
 
@@ -45,11 +49,13 @@ def gauss_params(
         Centre per axis (µm), same order as ``coords``.
     background : ndarray (B,)
         Constant level under the profile (counts per pixel).
+    grid : (ndarray (Y,), ndarray (X,)), optional
+        The axes of the mesh ``coords`` is (see :func:`pixel_area`).
     """
     k = len(coords)
     s = [np.asarray(sigma2, float)] if not isinstance(sigma2, list) else list(sigma2)
     norm = (2 * np.pi) ** (k / 2) * np.sqrt(np.prod(s, axis=0) if len(s) > 1 else s[0] ** k)
-    amp = np.asarray(intensity, float) * pixel_area(coords) / norm
+    amp = np.asarray(intensity, float) * pixel_area(coords, grid) / norm
     return np.column_stack([amp, *centres, *s, background])
 
 
@@ -61,6 +67,7 @@ def gauss_covariance(
     offset: np.ndarray | float = 0.0,
     valid: np.ndarray | None = None,
     isotropic: bool = True,
+    grid: tuple | None = None,
 ) -> np.ndarray:
     """Inverse Fisher information (B, P, P) of Gaussian-plus-constant fits at parameters ``p``.
 
@@ -78,14 +85,23 @@ def gauss_covariance(
         Pixels that take part (default all).
     isotropic : bool
         Layout of ``p``: one σ² (True) or one per axis.
+    grid : (ndarray (Y,), ndarray (X,)), optional
+        The axes of a 2D frame whose ``ij`` mesh ``coords`` is: with numba loaded (the rule
+        of :mod:`fitdiff.extract.compiled`) and one offset number per row, the compiled pass
+        of :func:`fitdiff.extract.lm2d_numba.information_gauss2d` computes it (the same sums
+        over the spot's box, the constant rest of the frame in closed form).
 
     Returns
     -------
     ndarray (B, P, P)
         Covariance; NaN for rows whose information matrix is singular or non-finite.
     """
-    model = gaussian_model(coords, isotropic=isotropic)
     p = np.asarray(p, float)
+    if grid is not None and len(coords) == 2:
+        cov = _compiled_covariance(grid, p, noise, offset, valid, isotropic)
+        if cov is not None:
+            return cov
+    model = gaussian_model(coords, isotropic=isotropic)
     ok = model.admissible(p)
     out = np.full((p.shape[0], p.shape[1], p.shape[1]), np.nan)
     if not ok.any():
@@ -149,6 +165,43 @@ def _info_compiled(coords, p, noise, offset, valid, ok) -> np.ndarray | None:
     return info
 
 
+def _compiled_covariance(grid, p, noise, offset, valid, isotropic) -> np.ndarray | None:
+    """:func:`gauss_covariance` of 2D frames through the compiled kernel, or None when it
+    does not apply (numba not wanted or missing, an offset that varies over the frame)."""
+    nrow = p.shape[0]
+    npix = len(grid[0]) * len(grid[1])
+    if nrow == 0 or not compiled.wanted(NUMPY_SECONDS_PER_PIXEL * nrow * npix):
+        return None
+    try:
+        from . import lm2d_numba as kernel
+        from .lm_numba import uniform_step
+    except ImportError:
+        return None
+    off = np.asarray(offset, float)
+    off = off.reshape(off.shape[0], -1) if off.ndim == 2 else off.reshape(1, -1)
+    if off.strides[0] == 0:  # one frame for every row: test it once
+        off = off[:1]
+    if off.shape[1] > 1 and not (off == off[:, :1]).all():
+        return None
+    offc = np.ascontiguousarray(np.broadcast_to(off[:, 0], (nrow,)), dtype=float)
+    if valid is None:
+        valid = np.ones((1, npix), dtype=bool)
+    valid = np.require(np.asarray(valid, bool).reshape(-1, npix), np.bool_, ["C_CONTIGUOUS"])
+    y, x = (np.ascontiguousarray(a, dtype=float) for a in grid)
+    return kernel.information_gauss2d(
+        y,
+        x,
+        uniform_step(x),
+        valid,
+        offc,
+        np.ascontiguousarray(p, dtype=float),
+        0 if isotropic else 1,
+        float(noise.excess * noise.gain),
+        float(noise.read_noise**2),
+        float(noise.floor),
+    )
+
+
 def predicted_errors(
     coords: list[np.ndarray],
     p: np.ndarray,
@@ -157,15 +210,18 @@ def predicted_errors(
     offset: np.ndarray | float = 0.0,
     valid: np.ndarray | None = None,
     isotropic: bool = True,
+    grid: tuple | None = None,
 ) -> dict[str, np.ndarray]:
     """Cramér–Rao errors of w² (µm²) and of the integrated intensity (counts) per row of ``p``.
 
     w² = 2σ² for an isotropic spot or a line (PHYSICS.md §1), σx² + σy² for an ellipse; the
     intensity is A (2π σ²)^(k/2) / pixel area. Same propagation as the fitted columns of
-    :func:`~fitdiff.extract.extract_widths`.
+    :func:`~fitdiff.extract.extract_widths`. ``grid`` as in :func:`gauss_covariance`.
     """
     k = len(coords)
-    cov = gauss_covariance(coords, p, noise, offset=offset, valid=valid, isotropic=isotropic)
+    cov = gauss_covariance(
+        coords, p, noise, offset=offset, valid=valid, isotropic=isotropic, grid=grid
+    )
     iso = isotropic or k == 1
     nw = 1 if iso else k
     iw = slice(1 + k, 1 + k + nw)
@@ -174,7 +230,7 @@ def predicted_errors(
     w2_err = np.sqrt(np.einsum("bp,bpq,bq->b", grad, cov, grad))
     s = p[:, iw]
     amp = p[:, 0]
-    pix = pixel_area(coords)
+    pix = pixel_area(coords, grid)
     g = np.zeros(p.shape)
     if iso:
         norm = (2 * np.pi * s[:, 0]) ** (k / 2) / pix

@@ -299,7 +299,13 @@ def _run_numba2d(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -
     offset = np.broadcast_to(np.asarray(offset, dtype=float), data.shape)
     if offset.strides[0] == 0:  # one frame for all (the usual case): no (B, N) copy
         offset = offset[:1]
-    p, cov, chi2, converged, niter = kernel.fit_gauss2d(
+    # one offset number per frame (no background, a constant): the passes can skip the
+    # pixels the spot does not reach (lm2d_numba.fit_gauss2d_box)
+    flat = offset.shape[1] == 0 or bool((offset == offset[:, :1]).all())
+    fit = kernel.fit_gauss2d_box if flat else kernel.fit_gauss2d
+    if flat:
+        offset = np.broadcast_to(offset[:, 0] if offset.shape[1] else 0.0, (len(data),))
+    p, cov, chi2, converged, niter = fit(
         req(y),
         x,
         _import_kernels().uniform_step(x),

@@ -82,13 +82,15 @@ def bad_pixels(
     saturation: float | None,
     hot_pixel_sigma: float | None,
     noise=None,
+    maybe_nan: bool = True,
 ) -> np.ndarray:
     """Mask of unusable pixels: the file's mask, non-finite, >= ``saturation`` (counts), and
     (if ``hot_pixel_sigma``) pixels above their 3×3 spatial median by more than that many
     standard deviations of a pixel at the median level, from the camera ``noise`` model
     (a :class:`~fitdiff.extract.noise.NoiseModel`; Poisson when None). A gain-10 camera has
     ten times the Poisson SD in counts, so a gain-blind test would mask clean pixels."""
-    bad = ~np.isfinite(counts)
+    # ``maybe_nan`` False (counts converted from integers) skips the finiteness pass
+    bad = ~np.isfinite(counts) if maybe_nan else np.zeros(counts.shape, dtype=bool)
     if mask is not None:
         bad |= mask
     if saturation is not None:

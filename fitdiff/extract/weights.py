@@ -72,6 +72,7 @@ class SliceErrors:
         grid = s["grid_um"]
         axes = [_axis(grid[a]) for a in ("y", "x") if a in grid]
         self.coords = [g.ravel() for g in np.meshgrid(*axes, indexing="ij")]
+        self.grid = tuple(axes) if len(axes) == 2 else None
         self.noise = NoiseModel(**s["noise"])
         k = len(self.coords)
         self.iso = k == 1 or s.get("shape", "isotropic") == "isotropic"
@@ -118,10 +119,17 @@ class SliceErrors:
             sigma2 = [sy * scale, sx * scale]
         centres = [c[good] for c in self.centres]
         p = gauss_params(
-            self.coords, self.intensity[good], sigma2, centres, np.zeros(int(good.sum()))
+            self.coords,
+            self.intensity[good],
+            sigma2,
+            centres,
+            np.zeros(int(good.sum())),
+            grid=self.grid,
         )
         off = self.background[good][:, None]
-        err = predicted_errors(self.coords, p, self.noise, offset=off, isotropic=self.iso)
+        err = predicted_errors(
+            self.coords, p, self.noise, offset=off, isotropic=self.iso, grid=self.grid
+        )
         out[good] = err["w2_err"]
         return out
 

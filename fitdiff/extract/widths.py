@@ -9,13 +9,15 @@ import pandas as pd
 
 from ..errors import ExtractionError, FitdiffDeprecationWarning
 from ..io.measurement import Measurement
-from . import compiled
+from . import compiled, lm
 from . import preprocess as pp
 from .fisher import pixel_area, predicted_errors
 from .gauss import gaussian_model, rotated_model
 from .lm import batched_lm
 from .moments import edge_pixels, fill_masked, profile_moments
 from .noise import resolve_noise
+from .stack_moments import stack_moments
+from .stack_start import stack_start
 from .weights import grid_setting, iterate_weights, polynomial_fit
 
 METHODS = ("gauss", "moment")
@@ -153,23 +155,35 @@ def extract_widths(
     bad = prep.bad.reshape(nt, -1)
     offset = np.broadcast_to(prep.offset, prep.data.shape).reshape(nt, -1)
 
-    filled = fill_masked(prep.data, prep.bad).reshape(nt, -1)
-    # each full-image pass costs about as much as the moment sums themselves: passes that
-    # cannot change anything (no bad pixel, a zero offset) are skipped
-    if not np.isfinite(filled).all():
-        filled = np.where(np.isfinite(filled), filled, 0.0)
-    zero_offset = offset.strides[0] == 0 and not offset[0].any()
-    var_data = nm.variance(filled if zero_offset else filled + offset)
-    if bad.any():
-        var_data = np.where(bad, 0.0, var_data)
-    edges = edge_pixels(coords, edge_fraction)
+    grid = tuple(prep.coords[a] for a in axes)
     # the signal test and the fit's start always see an edge-subtracted profile, whatever was
-    # subtracted before: a background left in would count as signal
-    mom = profile_moments(coords, filled, var_data, edges)
+    # subtracted before: a background left in would count as signal. Frames of a stack
+    # without masked pixels take one compiled pass (None: the general path below)
+    any_bad = prep.settings["masked_pixels"] > 0
+    # a Gaussian fit follows: the rent-or-buy rule weighs the whole call, not the moments
+    cost = lm.NUMPY_SECONDS_PER_PIXEL * data.size if method == "gauss" else None
+    mom = stack_moments(grid, data, any_bad, offset, nm, edge_fraction, cost)
+    if mom is None or (method == "moment" and background != "fit"):
+        filled = fill_masked(prep.data, prep.bad).reshape(nt, -1)
+        # each full-image pass costs about as much as the moment sums themselves: passes that
+        # cannot change anything (no bad pixel, a zero offset) are skipped
+        if not np.isfinite(filled).all():
+            filled = np.where(np.isfinite(filled), filled, 0.0)
+        zero_offset = offset.strides[0] == 0 and not offset[0].any()
+        var_data = nm.variance(filled if zero_offset else filled + offset)
+        if any_bad:
+            var_data = np.where(bad, 0.0, var_data)
+        if mom is None:
+            mom = profile_moments(coords, filled, var_data, edge_pixels(coords, edge_fraction))
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = mom["intensity"] / mom["intensity_err"]
         if method == "gauss":
-            snr = _fit_snr(coords, data, bad, offset, nm, mom, shape)
+            if "peak" not in mom:  # start values of the signal test and the fit
+                mom["peak"] = row_peak(data, bad)
+            if len(axes) == 2:
+                p0 = gauss_start(coords, data, bad, mom)
+                mom["start"] = stack_start(p0, coords, grid, data, bad, offset, nm, mom)
+            snr = _fit_snr(coords, data, bad, offset, nm, mom, shape, grid)
     if method == "moment" and background != "fit":
         mom_out = profile_moments(coords, filled, var_data, None)
         mom_out["kurtosis_excess"] = mom["kurtosis_excess"]
@@ -185,12 +199,13 @@ def extract_widths(
             axes,
             data[rows],
             bad[rows],
-            offset[rows],
+            # a frame shared by every row stays shared (indexing would copy it per row)
+            offset[rows] if offset.strides[0] else offset[: int(fit_rows.sum())],
             nm,
             {k: _rows(v, fit_rows) for k, v in mom.items()},
             shape,
             max_iter,
-            tuple(prep.coords[a] for a in axes),
+            grid,
         )
         out = {k: _expand(v, fit_rows) for k, v in out.items()}
         # PL(t) of unfitted slices is still useful: fall back to the moment sum there
@@ -262,8 +277,11 @@ def prepare(
 ) -> pp.Prepared:
     """Orient, mask, shift time, subtract background, crop and bin (see :mod:`.preprocess`)."""
     m = pp.orient(m)
-    counts = np.asarray(m.counts, dtype=float)
-    bad = pp.bad_pixels(counts, m.mask, saturation, hot_pixel_sigma, noise)
+    raw = np.asarray(m.counts)
+    counts = np.asarray(raw, dtype=float)
+    # integer counts are finite: no pass to look for NaN
+    maybe_nan = raw.dtype.kind not in "iub"
+    bad = pp.bad_pixels(counts, m.mask, saturation, hot_pixel_sigma, noise, maybe_nan)
     any_bad = bool(bad.any())
     if any_bad:
         counts = np.where(bad, 0.0, counts)
@@ -332,7 +350,7 @@ def prepare(
     return pp.Prepared(t_ps=t, coords=coords, data=data, bad=bad, offset=offset, settings=settings)
 
 
-def _fit_snr(coords, data, bad, offset, nm, mom, shape) -> np.ndarray:
+def _fit_snr(coords, data, bad, offset, nm, mom, shape, grid=None) -> np.ndarray:
     """Integrated intensity over its error as the Gaussian fit will see it, per slice.
 
     The error is the Cramér–Rao error of the intensity of a Gaussian-plus-constant fit at the
@@ -343,9 +361,11 @@ def _fit_snr(coords, data, bad, offset, nm, mom, shape) -> np.ndarray:
     """
     p0 = gauss_start(coords, data, bad, mom)
     k = len(coords)
-    pix = pixel_area(coords)
+    pix = pixel_area(coords, grid if k == 2 else None)
     intensity = p0[:, 0] * (2 * np.pi * p0[:, 1 + k]) ** (k / 2) / pix
-    err = predicted_errors(coords, p0, nm, offset=offset, valid=~bad, isotropic=True)
+    err = predicted_errors(
+        coords, p0, nm, offset=offset, valid=~bad, isotropic=True, grid=grid if k == 2 else None
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         return intensity / err["intensity_err"]
 
@@ -426,10 +446,12 @@ def gauss_start(coords, data, bad, mom) -> np.ndarray:
     centroid (clipped into the window), and σ² comes from area = A (2π σ²)^(k/2) per pixel,
     which, unlike the raw second moment, is not blown up by noise in the wings.
     """
+    if "start" in mom:  # chosen once per stack (:func:`.stack_start.stack_start`)
+        return mom["start"].copy()
     k = len(coords)
     c0 = mom["background"]
-    y = np.where(bad, -np.inf, data - c0[:, None])
-    amp = np.maximum(y.max(axis=1), 1e-12)
+    peak = mom["peak"] if "peak" in mom else row_peak(data, bad)
+    amp = np.maximum(peak - c0, 1e-12)
     pix = np.prod([np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords])
     area = np.maximum(mom["intensity"], 1e-12) * pix
     s2 = (area / (amp * (2 * np.pi) ** (k / 2))) ** (2.0 / k)
@@ -441,6 +463,13 @@ def gauss_start(coords, data, bad, mom) -> np.ndarray:
         cen = np.nan_to_num(cen, nan=float(np.mean(c)))
         centres.append(np.clip(cen, c.min(), c.max()))
     return np.column_stack([amp, *centres, s2, c0])
+
+
+def row_peak(data: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Largest usable pixel of every row of ``data`` (B, N), counts (-inf: none usable)."""
+    if not bad.any():  # one pass over the image instead of three
+        return data.max(axis=1)
+    return np.where(bad, -np.inf, data).max(axis=1)
 
 
 def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter, grid) -> dict:
@@ -595,7 +624,7 @@ def _reasons(prep, bad, snr, min_snr, out, coords, axes) -> np.ndarray:
     reason = np.full(n, "", dtype=object)
     converged = out.pop("_converged", np.ones(n, dtype=bool))
     spans = [np.ptp(c) for c in coords]
-    steps = [np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords]
+    steps = [np.ptp(c) / max(len(c) - 1, 1) for c in prep.coords.values()]
     sig_axes = [out["sigma2_um2"]] if len(axes) == 1 else [out["sigma2_y_um2"], out["sigma2_x_um2"]]
     centres = [out["center_um"]] if len(axes) == 1 else [out["center_y_um"], out["center_um"]]
     checks = [
