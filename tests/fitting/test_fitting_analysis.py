@@ -227,7 +227,7 @@ def test_cli_fit_prints_and_exit_codes(tmp_path, capsys):
 
 def test_cli_sample_steps_override(tmp_path, capsys):
     toml = write_linear_analysis(tmp_path / "a", steps=400, walkers=8)
-    assert main(["sample", str(toml), "-o", str(tmp_path / "run"), "--steps", "80", "-q"]) == 0
+    assert main(["sample", str(toml), "-o", str(tmp_path / "run"), "--steps", "80"]) == 0
     out = capsys.readouterr().out
     assert "steps = 80" in out and "not converged" in out
     assert json.loads((tmp_path / "run" / "posterior.json").read_text())["steps"] == 80

@@ -70,7 +70,7 @@ def linear_gaussian(tmp_path):
 def test_evidence_matches_the_closed_form(linear_gaussian, tmp_path, capsys):
     toml, widths = linear_gaussian
     run = tmp_path / "run"
-    assert main(["evidence", str(toml), "-o", str(run), "-q"]) == 0
+    assert main(["evidence", str(toml), "-o", str(run)]) == 0
     assert "ln Z = " in capsys.readouterr().out
     ev = json.loads((run / "evidence.json").read_text())
     expected = closed_form_lnZ(

@@ -165,10 +165,10 @@ def test_extending_steps_resumes_the_chain_and_thin_or_workers_never_restart_it(
 
 def test_sample_command_300_then_600_steps_resumes_from_300(tmp_path, capsys):
     toml = _project(tmp_path, steps=300)
-    assert main(["sample", str(toml), "-o", str(tmp_path / "RUN"), "-q"]) == 0
+    assert main(["sample", str(toml), "-o", str(tmp_path / "RUN")]) == 0
     assert "new chain" in capsys.readouterr().out
     _project(tmp_path, steps=600)
-    assert main(["sample", str(toml), "-o", str(tmp_path / "RUN"), "-q"]) == 0
+    assert main(["sample", str(toml), "-o", str(tmp_path / "RUN")]) == 0
     out = capsys.readouterr().out
     assert "steps = 600, burn = 150" in out
     assert "resumed stored chain from step 300" in out
@@ -184,7 +184,7 @@ def test_fit_then_run_reuses_the_fit_and_sample_then_run_reuses_the_chain(tmp_pa
     assert main(["fit", str(toml), "-o", f"{run_dir}/"]) == 0
     out = capsys.readouterr().out
     assert f"wrote {run_dir / 'results.json'}\n" in out and "//" not in out
-    assert main(["sample", str(toml), "-o", f"{run_dir}/", "-q"]) == 0
+    assert main(["sample", str(toml), "-o", f"{run_dir}/"]) == 0
     out = capsys.readouterr().out
     assert f"wrote {run_dir / 'posterior.json'}\n" in out and "//" not in out
     summary = run(toml, run_dir, quiet=True)
