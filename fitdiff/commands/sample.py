@@ -57,6 +57,8 @@ def _main(args: argparse.Namespace) -> int:
     for w in post.warnings:
         print(f"fitdiff sample: warning: {w}", file=sys.stderr)
     if args.quiet:
+        if not post.converged:  # the one line of the summary that is a warning
+            print(f"fitdiff sample: warning: {post.message}", file=sys.stderr)
         return 0
     summary = post.summary()
     print(
