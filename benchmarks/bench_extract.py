@@ -44,7 +44,7 @@ from fitdiff.extract.moments import edge_pixels, profile_moments
 from fitdiff.extract.noise import NoiseModel
 from fitdiff.extract.widths import gauss_start
 from fitdiff.io.measurement import Measurement
-from fitdiff.testing import streak
+from fitdiff.testing import streak, with_numba_setting
 
 
 def make_image(nt: int, nx: int, seed: int) -> Measurement:
@@ -134,8 +134,8 @@ def main(argv=None) -> None:
         t_path["numba"] = best_of(lambda: batched("numba"), 5)
     t_batched = t_path[path]
     backend_env = {"numpy": "0", "numba": "1"}[path]
-    t_full = best_of(lambda: _with_env(backend_env, lambda: extract_widths(m)), 3)
-    df = _with_env(backend_env, lambda: extract_widths(m))
+    t_full = best_of(lambda: with_numba_setting(backend_env, lambda: extract_widths(m)), 3)
+    df = with_numba_setting(backend_env, lambda: extract_widths(m))
     ok = df["ok"].to_numpy()
 
     def loop(reweight):
@@ -255,7 +255,7 @@ def breakdown(m, backend_env: str) -> None:
     import pstats
 
     prof = cProfile.Profile()
-    _with_env(backend_env, lambda: (prof.enable(), extract_widths(m), prof.disable()))
+    with_numba_setting(backend_env, lambda: (prof.enable(), extract_widths(m), prof.disable()))
     stats = pstats.Stats(prof).stats
     parts = {
         "extract_widths": "all in",
@@ -323,19 +323,6 @@ def cold_rows(rows: int, cols: int, seed: int, repeats: int = 2) -> None:
         f"  first call (auto) / warm compiled call = {first_auto / warm_numba:6.1f}x"
         "  (target: first call <= 0.3 s idle, or the numpy path where faster)"
     )
-
-
-def _with_env(value: str, fn):
-    """Call ``fn`` with FITDIFF_NUMBA set to ``value`` (extract_widths picks its path from it)."""
-    old = os.environ.get("FITDIFF_NUMBA")
-    os.environ["FITDIFF_NUMBA"] = value
-    try:
-        return fn()
-    finally:
-        if old is None:
-            del os.environ["FITDIFF_NUMBA"]
-        else:
-            os.environ["FITDIFF_NUMBA"] = old
 
 
 if __name__ == "__main__":

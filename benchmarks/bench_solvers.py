@@ -20,7 +20,6 @@ per-core figure, and the ratio is measured within one run either way.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -28,7 +27,7 @@ import numpy as np
 
 from fitdiff.solvers import ValleyModel, solve_moments, solve_spatial
 from fitdiff.solvers.moments_many import load_compiled, solve_moments_many
-from fitdiff.testing import three_valley, two_valley
+from fitdiff.testing import three_valley, two_valley, with_numba_setting
 
 
 def best_time(fn, repeat: int, number: int) -> float:
@@ -60,19 +59,6 @@ IDLE_SINGLE_PER_S = 8300.0
 TARGET_PER_S = 5e4  # issue 15: batched evaluations per second per core
 
 
-def _with_numba(setting: str, fn):
-    """Call ``fn`` with FITDIFF_NUMBA set (the batched solver picks its path from it)."""
-    old = os.environ.get("FITDIFF_NUMBA")
-    os.environ["FITDIFF_NUMBA"] = setting
-    try:
-        return fn()
-    finally:
-        if old is None:
-            del os.environ["FITDIFF_NUMBA"]
-        else:
-            os.environ["FITDIFF_NUMBA"] = old
-
-
 def batched_rows(model, t, sizes=(16, 32, 64)) -> None:
     """Batched evaluations per second against one at a time, same parameter sets, one run.
 
@@ -84,7 +70,7 @@ def batched_rows(model, t, sizes=(16, 32, 64)) -> None:
     rng = np.random.default_rng(0)
     fast = load_compiled() is not None
     if fast:  # compile or load the kernels before timing
-        _with_numba("1", lambda: solve_moments_many(model, t, {"D_KK_cm2_s": [4.0, 4.1]}))
+        with_numba_setting("1", lambda: solve_moments_many(model, t, {"D_KK_cm2_s": [4.0, 4.1]}))
     print("batched moment model, 3 valleys, 500 times, pulse + IRF + PSF (w2_PL and PL rows)")
     print(
         f"  idle-equivalent = ratio to one bare solve x {IDLE_SINGLE_PER_S:.0f}/s (issue 15:"
@@ -115,10 +101,10 @@ def batched_rows(model, t, sizes=(16, 32, 64)) -> None:
         fns = {
             "single": bare,
             "with_parameters": one_at_a_time,
-            "numpy": lambda: _with_numba("0", batched),
+            "numpy": lambda: with_numba_setting("0", batched),
         }
         if fast:
-            fns["numba"] = lambda: _with_numba("1", batched)
+            fns["numba"] = lambda: with_numba_setting("1", batched)
         best = {k: (np.inf, np.inf) for k in fns}
         for _ in range(5):
             for k, fn in fns.items():

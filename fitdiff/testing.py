@@ -9,6 +9,7 @@ before building a :class:`~fitdiff.solvers.ValleyModel`.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -575,3 +576,20 @@ def analog_streak(
     truth = {"D_cm2_s": D_cm2_s, "w0_um": w0_um, "w0_2_um2": w0_um**2, "gain": gain}
     noise = {"gain": gain, "read_noise": read_noise}
     return _measurement(counts, t, x, truth, noise, "synthetic-analog")
+
+
+def with_numba_setting(value: str, fn):
+    """Call ``fn()`` with ``FITDIFF_NUMBA`` set to ``value`` and restore it afterwards.
+
+    The compiled kernels read the variable at each call (``"0"`` numpy only, ``"1"`` compiled
+    whenever numba is installed), so a benchmark times both paths in one process this way.
+    """
+    old = os.environ.get("FITDIFF_NUMBA")
+    os.environ["FITDIFF_NUMBA"] = value
+    try:
+        return fn()
+    finally:
+        if old is None:
+            del os.environ["FITDIFF_NUMBA"]
+        else:
+            os.environ["FITDIFF_NUMBA"] = old
