@@ -144,40 +144,70 @@ def _base_columns(model: ValleyModel, P: int) -> dict:
     return out
 
 
+def _cache_of(model: ValleyModel, name: str) -> dict:
+    """A per-instance cache dict (``with_parameters`` copies the instance dict: a copy, whose
+    values differ, must not see the original's entries)."""
+    cache = model.__dict__.get(name)
+    if cache is None or cache["owner"] is not model:
+        cache = model.__dict__[name] = {"owner": model}
+    elif len(cache) > 16:  # a handful of keys in practice
+        cache.clear()
+        cache["owner"] = model
+    return cache
+
+
+def _valid_rule(model: ValleyModel, given: tuple) -> tuple:
+    """(names, lower bounds (G, 1), table names, energies given?) of :func:`_valid` for the
+    ``given`` names (cached per model)."""
+    cache = _cache_of(model, "_stack_valid")
+    rule = cache.get(given)
+    if rule is not None:
+        return rule
+    table_D = {f"D_{vl.name}_cm2_s" for vl in model.valleys if vl.diffusivity is not None}
+    names, lower, table = [], [], []
+    for name in given:
+        head = name.split("_", 1)[0]
+        if name in table_D:
+            table.append(name)  # NaN means "from the table" (checked after D(T))
+            continue
+        names.append(name)
+        if name in ("T_K", "w0_um"):
+            lower.append(_TINY)  # x >= the least subnormal: x > 0
+        elif name == "t0_ps" or head == "E":
+            lower.append(-math.inf)  # finite only
+        else:
+            lower.append(0.0)
+    slots = model._structure()["slots"]
+    energies = any(slots[n][2] == "E_meV" for n in given)
+    rule = cache[given] = (names, np.array(lower)[:, None], table, energies)
+    return rule
+
+
+_TINY = float(np.nextafter(0.0, 1.0))
+
+
 def _valid(model: ValleyModel, v: dict, given, P: int) -> np.ndarray:
     """The value checks of ``ValleyModel._validate``, one bool per set.
 
     Only the ``given`` names can fail them: the others hold the (validated) model's values.
+    Positive, non-negative and finite-only names are one comparison against a lower bound
+    per name (the least subnormal, 0 or −∞), all finite.
     """
-    slots = model._structure()["slots"]
-    table_D = {f"D_{vl.name}_cm2_s" for vl in model.valleys if vl.diffusivity is not None}
-    positive, nonneg, finite, table = [], [], [], []
-    for name in given:
-        head = name.split("_", 1)[0]
-        if name in ("T_K", "w0_um"):
-            positive.append(v[name])
-        elif name == "t0_ps" or head == "E":
-            finite.append(v[name])
-        elif name in table_D:
-            table.append(v[name])  # NaN means "from the table" (checked after D(T))
-        else:
-            nonneg.append(v[name])
-    ok = np.ones(P, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        for group, test in ((positive, np.greater), (nonneg, np.greater_equal)):
-            if group:
-                X = np.stack(group)
-                ok &= (np.isfinite(X) & test(X, 0.0)).all(axis=0)
-        if finite:
-            ok &= np.isfinite(np.stack(finite)).all(axis=0)
-        if table:
-            X = np.stack(table)
+    names, lower, table, energies = _valid_rule(model, tuple(given))
+    if names:
+        X = np.stack([v[n] for n in names])
+        ok = (np.isfinite(X) & (X >= lower)).all(axis=0)
+    else:
+        ok = np.ones(P, dtype=bool)
+    if table:
+        X = np.stack([v[n] for n in table])
+        with np.errstate(invalid="ignore"):
             ok &= (np.isnan(X) | (np.isfinite(X) & (X >= 0))).all(axis=0)
-        if any(slots[n][2] == "E_meV" for n in given):
-            struct = model._structure()
-            vs = model.valleys
-            for i, j in zip(struct["from_idx"], struct["to_idx"], strict=True):
-                ok &= v[f"E_{vs[i].name}_meV"] >= v[f"E_{vs[j].name}_meV"]
+    if energies:
+        struct = model._structure()
+        vs = model.valleys
+        for i, j in zip(struct["from_idx"], struct["to_idx"], strict=True):
+            ok &= v[f"E_{vs[i].name}_meV"] >= v[f"E_{vs[j].name}_meV"]
     return ok
 
 
@@ -225,9 +255,11 @@ def _thermal(model: ValleyModel) -> dict:
     total = 0.0
     for x in w:
         total += x
+    pi = [x / total for x in w]
     cache = {
         "owner": model,
-        "pi": [x / total for x in w],
+        "pi": pi,
+        "pi_row": np.array([pi]),
         "light": [
             None if vl.light_cone_meV is None else -math.expm1(-vl.light_cone_meV / kT) for vl in vs
         ],
@@ -238,6 +270,35 @@ def _thermal(model: ValleyModel) -> dict:
     }
     model.__dict__["_stack_thermal"] = cache
     return cache
+
+
+def _thermal_many(model: ValleyModel, v: dict, given) -> tuple:
+    """π (P or 1, V), its columns, and the light-cone and phonon factors (None: absent) of
+    ``ValleyModel._rate_inputs`` for every set; one row serves all sets when none of them
+    changes T or an energy (``given``: the names that differ from the model's values; None:
+    any may)."""
+    vs = model.valleys
+    V = len(vs)
+    if given is not None and "T_K" not in given and not any(n[:2] == "E_" for n in given):
+        th = _thermal(model)
+        return th["pi_row"], th["pi"], th["light"], th["phonon"]
+    kT = KB_MEV_PER_K * v["T_K"]
+    logw = np.stack([math.log(vl.g * vl.M_m0) - v[f"E_{vl.name}_meV"] / kT for vl in vs], axis=1)
+    top = logw.max(axis=1, keepdims=True)
+    w = _libm(math.exp, logw - top)
+    total = np.zeros(w.shape[0])
+    for i in range(V):  # left to right, as the scalar code sums
+        total += w[:, i]
+    pi = w / total[:, None]
+    light = [
+        None if vl.light_cone_meV is None else -_libm(math.expm1, -vl.light_cone_meV / kT)
+        for vl in vs
+    ]
+    phonon = [
+        None if t.phonon_meV is None else -_libm(math.expm1, -t.phonon_meV / kT)
+        for t in model.transitions
+    ]
+    return pi, [pi[:, i] for i in range(V)], light, phonon
 
 
 def rate_inputs_many(
@@ -255,31 +316,9 @@ def rate_inputs_many(
     V = len(vs)
     P = v["T_K"].shape[0]
     struct = model._structure()
-    if given is not None and "T_K" not in given and not any(n[:2] == "E_" for n in given):
-        th = _thermal(model)
-        pi_s, light, phonon = th["pi"], th["light"], th["phonon"]
-        pi = np.empty((P, V))
-        pi[:] = pi_s
-    else:
-        kT = KB_MEV_PER_K * v["T_K"]
-        logw = np.stack(
-            [math.log(vl.g * vl.M_m0) - v[f"E_{vl.name}_meV"] / kT for vl in vs], axis=1
-        )
-        top = logw.max(axis=1, keepdims=True)
-        w = _libm(math.exp, logw - top)
-        total = np.zeros(w.shape[0])
-        for i in range(V):  # left to right, as the scalar code sums
-            total += w[:, i]
-        pi = w / total[:, None]
-        pi_s = [pi[:, i] for i in range(V)]
-        light = [
-            None if vl.light_cone_meV is None else -_libm(math.expm1, -vl.light_cone_meV / kT)
-            for vl in vs
-        ]
-        phonon = [
-            None if t.phonon_meV is None else -_libm(math.expm1, -t.phonon_meV / kT)
-            for t in model.transitions
-        ]
+    pi_rows, pi_s, light, phonon = _thermal_many(model, v, given)
+    pi = np.empty((P, V))
+    pi[:] = pi_rows
     gamma = np.empty((P, V))
     for i, vl in enumerate(vs):
         gamma[:, i] = v[f"krad_{vl.name}_per_ps"]
@@ -355,40 +394,16 @@ def solve_moments_many(
     D = _diffusion_um2_ps(model, v, ok)
     if not every_ok:
         D = np.where(ok[:, None], D, np.nan_to_num(D))
-    pi, K, gamma = rate_inputs_many(model, v, given)
     V, T = len(model.valleys), t.size
-    sigma = v["pulse_fwhm_ps"] / FWHM_PER_SIGMA
-    if instrument:
-        sigma = np.hypot(sigma, v["irf_fwhm_ps"] / FWHM_PER_SIGMA)
-    tau = np.subtract(t[None, :], v["t0_ps"][:, None])
     nq = 4 if derivatives else 2
     R = V + 1 if valleys else 1  # rows: the valleys (when kept), then the PL
-    Z = np.empty((P, nq, R, T))
-    taus = np.stack([v[f"tau_{vl.name}_ps"] for vl in model.valleys], axis=1)
-    ballistic = (taus > 0).any(axis=1)
-    delta_rows = sigma == 0.0
-    one_group = every_ok and not ballistic.any() and not delta_rows.any()
-    for sel_b in (False, True):
-        for delta in (False, True):
-            if one_group:
-                if sel_b or delta:  # one group holds every set (a fit's usual stack)
-                    continue
-                rows = np.arange(P)
-            else:
-                rows = np.flatnonzero((ballistic == sel_b) & (delta_rows == delta))
-            if rows.size == 0:
-                continue
-            every = rows.size == P
-            pick = slice(None) if every else rows
-            args = (pi[pick], K[pick], gamma[pick], D[pick], tau[pick], sigma[pick])
-            src = (v["w0_um"][pick], model)
-            out = Z if every else np.empty((rows.size, nq, R, T))
-            if sel_b:
-                _chain_many(*args, taus[pick], *src, delta, out)
-            else:
-                _diffusive_many(*args, *src, delta, out)
-            if not every:
-                Z[rows] = out
+    Z = None
+    kernels = None if derivatives or not T else _kernels()
+    if kernels is not None:
+        plan = _plan(model, t, given, instrument)
+        Z = _compiled_diffusive(kernels, model, v, given, D, plan, P, R, T)
+    if Z is None:
+        Z = _numpy_groups(model, v, given, D, t, instrument, every_ok, P, nq, R)
     with np.errstate(divide="ignore", invalid="ignore"):
         n, m = Z[:, 0], Z[:, 1]
         w2 = m / n
@@ -419,6 +434,44 @@ def solve_moments_many(
         D_pl_cm2_s=None if Dt is None else Dt[:, -1],
         instrument=instrument,
     )
+
+
+def _numpy_groups(model, v, given, D, t, instrument, every_ok, P, nq, R) -> np.ndarray:
+    """n, m (and their derivatives) of every set on the numpy path, shape (P, nq, R, T): sets
+    with a ballistic start and delta-pulse sets each form their own batched pass."""
+    pi, K, gamma = rate_inputs_many(model, v, given)
+    T = t.size
+    sigma = v["pulse_fwhm_ps"] / FWHM_PER_SIGMA
+    if instrument:
+        sigma = np.hypot(sigma, v["irf_fwhm_ps"] / FWHM_PER_SIGMA)
+    tau = np.subtract(t[None, :], v["t0_ps"][:, None])
+    Z = np.empty((P, nq, R, T))
+    taus = np.stack([v[f"tau_{vl.name}_ps"] for vl in model.valleys], axis=1)
+    ballistic = (taus > 0).any(axis=1)
+    delta_rows = sigma == 0.0
+    one_group = every_ok and not ballistic.any() and not delta_rows.any()
+    for sel_b in (False, True):
+        for delta in (False, True):
+            if one_group:
+                if sel_b or delta:  # one group holds every set (a fit's usual stack)
+                    continue
+                rows = np.arange(P)
+            else:
+                rows = np.flatnonzero((ballistic == sel_b) & (delta_rows == delta))
+            if rows.size == 0:
+                continue
+            every = rows.size == P
+            pick = slice(None) if every else rows
+            args = (pi[pick], K[pick], gamma[pick], D[pick], tau[pick], sigma[pick])
+            src = (v["w0_um"][pick], model)
+            out = Z if every else np.empty((rows.size, nq, R, T))
+            if sel_b:
+                _chain_many(*args, taus[pick], *src, delta, out)
+            else:
+                _diffusive_many(*args, *src, delta, out)
+            if not every:
+                Z[rows] = out
+    return Z
 
 
 def _eigen_many(K: np.ndarray, pi: np.ndarray):
@@ -485,8 +538,145 @@ def load_compiled():
     return moments_many_numba
 
 
+def _plan(model: ValleyModel, t: np.ndarray, given, instrument: bool) -> dict:
+    """What the compiled pass needs that does not change while the same names vary on the
+    same time grid (cached per model): the shared τ = t − t0 and σ when t0, the pulse and the
+    IRF are fixed, whether every set is diffusive (no ballistic start can be given), the
+    thermal factors when T and the energies are fixed, and the transition indices."""
+    key = (t.tobytes(), tuple(given), instrument)
+    cache = _cache_of(model, "_stack_plan")
+    plan = cache.get(key)
+    if plan is not None:
+        return plan
+    vs = model.valleys
+    struct = model._structure()
+    src, ins = model.source, model.instrument
+    plan = {"t": t, "instrument": instrument, "tau": None, "sigma": None, "thermal": None}
+    if "t0_ps" not in given:
+        plan["tau"] = np.subtract(t[None, :], np.array([src.t0_ps])[:, None])
+    if "pulse_fwhm_ps" not in given and not (instrument and "irf_fwhm_ps" in given):
+        sigma = np.array([src.pulse_fwhm_ps]) / FWHM_PER_SIGMA
+        if instrument:
+            sigma = np.hypot(sigma, np.array([ins.irf_fwhm_ps]) / FWHM_PER_SIGMA)
+        plan["sigma"] = sigma
+    taus = [f"tau_{vl.name}_ps" for vl in vs]
+    plan["taus"] = None if any(n in given for n in taus) else taus
+    plan["diffusive"] = plan["taus"] is None or all(vl.tau_ps == 0 for vl in vs)
+    if "T_K" not in given and not any(n[:2] == "E_" for n in given):
+        plan["thermal"] = _factor_rows(*_thermal_many(model, None, given))
+    plan["columns"] = (
+        [f"krad_{vl.name}_per_ps" for vl in vs]
+        + [f"knr_{vl.name}_per_ps" for vl in vs]
+        + [f"rate_{tr.from_}_{tr.to}_per_ps" for tr in model.transitions]
+    )
+    plan["fr"] = np.array(struct["from_idx"], dtype=np.int64)
+    plan["to"] = np.array(struct["to_idx"], dtype=np.int64)
+    plan["source"] = struct["source_idx"]
+    cache[key] = plan
+    return plan
+
+
+def _factor_rows(pi, pi_s, light, phonon) -> tuple:
+    """π, light-cone and phonon factors as (P or 1, V), (P or 1, V), (P or 1, N) arrays, 1
+    where a factor is absent (multiplying or dividing by 1 is exact)."""
+
+    def rows(factors, n):
+        if not factors:
+            return np.ones((1, n))
+        if all(f is None for f in factors):
+            return np.ones((1, len(factors)))
+        cols = [np.ones(1) if f is None else np.atleast_1d(np.asarray(f, float)) for f in factors]
+        size = max(c.size for c in cols)
+        return np.stack([np.broadcast_to(c, (size,)) for c in cols], axis=1)
+
+    return np.asarray(pi, float).reshape(-1, len(pi_s)), rows(light, len(pi_s)), rows(phonon, 0)
+
+
+def _compiled_diffusive(kernels, model, v, given, D, plan, P, R, T):
+    """n, m and the PL row (P, 2, R, T) of a stack whose sets are all diffusive and pulsed,
+    through the compiled pass (:mod:`.moments_many_numba`); None when the stack needs the
+    numpy path (a ballistic start, a delta pulse, a nearly coincident eigenvalue pair).
+
+    The V-term sums of the compiled pass may round differently from numpy's BLAS products
+    (fused multiply-adds), which the time derivatives' cancellation in D(t) (dm/dt·n −
+    m·dn/dt at the pulse's leading edge) would amplify ~1e4-fold: only n, m and the PL row
+    come from here. Six calls in all, whatever the number of sets: the rate matrices, one
+    stacked ``eigh``, the coefficients and pulse arguments, ``exp``, erfcx, the rows.
+    """
+    if not plan["diffusive"] and (np.stack([v[n] for n in plan["taus"]]) > 0).any():
+        return None
+    sigma = plan["sigma"]
+    if sigma is None:
+        sigma = v["pulse_fwhm_ps"] / FWHM_PER_SIGMA
+        if plan["instrument"]:
+            sigma = np.hypot(sigma, v["irf_fwhm_ps"] / FWHM_PER_SIGMA)
+    if (sigma == 0.0).any():  # a delta pulse: its own branch of the pulse response
+        return None
+    tau = plan["tau"]
+    if tau is None:
+        tau = np.subtract(plan["t"][None, :], v["t0_ps"][:, None])
+    pi, light, phonon = plan["thermal"] or _factor_rows(*_thermal_many(model, v, given))
+    V = len(model.valleys)
+    X = np.stack([v[n] for n in plan["columns"]])  # k_rad, k_nr per valley, then the rates
+    work = _WORK
+    gamma, root = work.get("gamma", (P, V)), work.get("root", (P, V))
+    Ksym = work.get("Ksym", (P, V, V))
+    kernels.rate_setup(
+        pi,
+        light,
+        phonon,
+        X[:V],
+        X[V : 2 * V],
+        X[2 * V :],
+        plan["fr"],
+        plan["to"],
+        gamma,
+        root,
+        Ksym,
+    )
+    lam, U = np.linalg.eigh(Ksym)
+    S, coef, safe = (work.get(n, (P, V, V)) for n in ("S", "coef", "safe"))
+    beta, e1 = work.get("beta", (P, V)), work.get("e1", (P, V))
+    per_set = tau.shape[0] > 1 or sigma.size > 1  # else one Gaussian row serves every set
+    eA, G = work.get("eA", (P, V, T)), work.get("G", (P if per_set else 1, T))
+    zt, zi = work.get("zt", (P * V * T,)), work.get("zi", (P * V * T,), np.int64)
+    off = work.get("off", (P * V + 1,), np.int64)
+    k = kernels.prepare_rows(
+        lam,
+        U,
+        root,
+        D,
+        v["w0_um"],
+        model.source.excitons,
+        plan["source"],
+        tau,
+        sigma,
+        S,
+        beta,
+        e1,
+        coef,
+        safe,
+        eA,
+        G,
+        zt,
+        zi,
+        off,
+    )
+    if k < 0:
+        return None
+    # numpy's exp and scipy's erfcx, as on the numpy path: the same values to the bit
+    with np.errstate(under="ignore"):
+        np.exp(eA, out=eA)
+        np.exp(G, out=G)
+    ex = erfcx(zt[:k], out=zt[:k])
+    out = np.empty((P, 2, R, T))
+    kernels.diffusive_rows(lam, S, beta, e1, coef, safe, gamma, tau, sigma, eA, G, ex, zi, off, out)
+    return out
+
+
 def _diffusive_many(pi, K, gamma, D, tau, sigma, w0, model, delta, out) -> None:
-    """``moments._diffusive_moments`` for P sets, into ``out`` of shape (P, nq, R, T).
+    """``moments._diffusive_moments`` for P sets, into ``out`` of shape (P, nq, R, T), with
+    numpy (:func:`_compiled_diffusive` is the compiled pass of the common case).
 
     The large arrays live in a per-thread :class:`~fitdiff.solvers.linear.Workspace`.
     """
@@ -507,26 +697,6 @@ def _diffusive_many(pi, K, gamma, D, tau, sigma, w0, model, delta, out) -> None:
     coef = chat * beta[:, None, :]  # coefficient of h[λ_i, λ_j] in the m level
     e1 = Sinv[:, :, s] * w0_exc[:, None]
     close.reshape(P, V * V)[:, :: V + 1] = False
-    kernels = _kernels()
-    if kernels is not None and out.shape[1] == 2 and not delta and not close.any() and T:
-        # one compiled pass over (set, time). Only for n, m and the PL row: its V-term sums
-        # may round differently from numpy's BLAS products (fused multiply-adds), which the
-        # time derivatives' cancellation in D(t) (dm/dt·n − m·dn/dt at the pulse's leading
-        # edge) amplifies ~1e4-fold; those stay on the numpy path, as do nearly coincident
-        # eigenvalue pairs (the Taylor branch, rare)
-        shared = (tau == tau[:1]).all() and (sigma == sigma[0]).all()
-        tau_k = np.ascontiguousarray(tau[:1] if shared else tau)
-        sig_k = np.ascontiguousarray(sigma[:1] if shared else sigma)
-        zt = work.get("zt", (P * V * T,))
-        eA, G = work.get("eA", (P, V, T)), work.get("G", (P, T))
-        k = kernels.pulse_args(lam, tau_k, sig_k, eA, G, zt)
-        # numpy's exp and scipy's erfcx, as on the numpy path: the same values to the bit
-        with np.errstate(under="ignore"):
-            np.exp(eA, out=eA)
-            np.exp(G, out=G)
-        ex = erfcx(zt[:k], out=zt[:k])
-        kernels.diffusive_rows(lam, S, beta, e1, coef, safe, gamma, tau_k, sig_k, eA, G, ex, out)
-        return
     H, f = _pulse(lam, tau, sigma, 1, delta, work)
     E = work.get("E", (P, 2, V, T))
     np.multiply(beta[:, :, None], H[0], out=E[:, 0])
