@@ -80,7 +80,7 @@ class Term:
         return r, extra, m
 
     def evaluate_many(self, values: dict, P: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`evaluate` for P parameter sets: (χ² (P,), Σ ln(s_i/σ_i) (P,), usable (P,)).
+        """:meth:`evaluate` for P parameter sets: (χ² (P,), Σ ln(s_i/σ_i) (P,) or 0, usable (P,)).
 
         ``values`` maps parameter names to scalars or (P,) arrays. A set whose model is not
         finite everywhere is not usable (:meth:`evaluate` raises ``ModelError`` there).
@@ -89,6 +89,14 @@ class Term:
         m = np.asarray(self.model.predict_many(self.model_values(values), d), float)
         if m.shape != (P, d.y.size):
             m = np.broadcast_to(m, (P, d.y.size))
+        if d.cov is None and not self.ln_f:
+            # the usual case, in four calls: a row whose model is not finite has a NaN or
+            # infinite χ² (no warning: y and σ are finite), and a finite model with an
+            # infinite χ² is −inf either way
+            r = np.subtract(d.y, m)
+            r /= d.y_err
+            chi2 = _rowdot(r)
+            return chi2, 0.0, np.isfinite(chi2)
         usable = np.isfinite(m).all(axis=1)
         if not usable.all():  # unusable rows: harmless numbers, dropped later
             m = np.where(usable[:, None], m, d.y)
@@ -407,12 +415,11 @@ class Objective:
     def logprior_many(self, thetas) -> np.ndarray:
         """:meth:`logprior` of every row of ``thetas`` (P, ndim); −inf outside the bounds."""
         th = np.asarray(thetas, float).reshape(-1, self.ndim)
-        with np.errstate(invalid="ignore"):  # NaN fails both comparisons: out of bounds
-            inside = np.all((th >= self.lower) & (th <= self.upper), axis=1)
-        out = np.full(th.shape[0], -math.inf)
+        # NaN fails both comparisons (without a warning): out of bounds
+        inside = ((th >= self.lower) & (th <= self.upper)).all(axis=1)
         if not self._prior_list:  # uniform within the bounds: the constant of every row
-            out[inside] = self._flat
-            return out
+            return np.where(inside, self._flat, -math.inf)
+        out = np.full(th.shape[0], -math.inf)
         for p in np.flatnonzero(inside):  # the scalar sum, in the scalar order
             lp = self._flat
             for i, prior in self._prior_list:
@@ -427,17 +434,16 @@ class Objective:
         if P == 0:
             return np.empty(0)
         vals = self.values_many(th)
-        chi2 = np.zeros(P)
-        extras = np.zeros(P)
-        usable = np.ones(P, dtype=bool)
+        chi2, extras, usable = 0.0, 0.0, True
         for t in self.terms:
             try:
                 c, e, u = t.evaluate_many(vals, P)
             except ModelError:  # e.g. a covariance that is not positive definite: every set
                 return np.full(P, -math.inf)
-            chi2 += c
-            extras += e
-            usable &= u
+            # left to right from 0, as the scalar loglike sums the terms
+            chi2 = chi2 + c
+            extras = extras + e
+            usable = usable & u
         ll = -0.5 * chi2 - extras - self._const
         return np.where(usable & np.isfinite(ll), ll, -math.inf)
 
@@ -458,7 +464,11 @@ class Objective:
         """
         th = np.asarray(thetas, float).reshape(-1, self.ndim)
         lp = self.logprior_many(th)
-        live = np.flatnonzero(np.isfinite(lp))
+        finite = np.isfinite(lp)
+        if finite.all():  # every row inside the support (a sampler's usual half-ensemble)
+            ll = self.loglike_many(th)
+            return np.where(np.isfinite(ll), lp + ll, -math.inf)
+        live = np.flatnonzero(finite)
         out = np.full(th.shape[0], -math.inf)
         if live.size:
             ll = self.loglike_many(th[live])

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..errors import ModelError
+from ..solvers import moments_many
 from .data import Dataset
 from .models import ForwardModel, ParameterInfo, unit_of
 
@@ -153,27 +154,28 @@ class ValleysModel(ForwardModel):
     def solve_many(self, values: dict, t_ps: np.ndarray):
         """PL rows of the moment solution for a stack of parameter sets (the last is cached:
         the widths and PL datasets of one measurement then cost one batched solve)."""
-        from ..solvers.moments_many import solve_moments_many
-
         base = self._base_values
         flat = {}
         for k, v in values.items():
-            if k not in base:  # not a solver parameter (pl_scale)
+            b = base.get(k)
+            if b is None:  # not a solver parameter (pl_scale)
                 continue
             if isinstance(v, np.ndarray) and v.ndim:  # a sampler's column: passed as is
                 flat[k] = v if v.dtype == float else v.astype(float)
-            elif v != base[k]:
+            elif v != b:
                 flat[k] = np.asarray(v, float)
         for k in self._table_D:
             # as in solve(): a D equal to the default is not passed, so that valley's D stays
             # the D(T) of its table (NaN asks solve_moments_many for exactly that)
             if k in flat:
                 flat[k] = np.where(flat[k] == base[k], np.nan, flat[k])
-        key = (tuple((k, v.tobytes()) for k, v in flat.items()), t_ps.tobytes())
+        key = ([(k, v.tobytes()) for k, v in flat.items()], t_ps.tobytes())
         hit = self._cache_many
         if hit is not None and hit[0] == key:  # the other dataset of the same measurement
             return hit[1]
-        sol = solve_moments_many(self.base, t_ps, flat, derivatives=False, valleys=False)
+        sol = moments_many.solve_moments_many(
+            self.base, t_ps, flat, derivatives=False, valleys=False
+        )
         self._cache_many = (key, sol)
         return sol
 
@@ -182,11 +184,10 @@ class ValleysModel(ForwardModel):
         would cost more than loading it (the rent-or-buy rule of
         :mod:`fitdiff.extract.compiled`, with this run's whole numpy time as the call)."""
         from ..extract import compiled
-        from ..solvers.moments_many import load_compiled
 
         cost = NUMPY_SECONDS_PER_VALUE * n_sets * len(self.base.valleys) * len(dataset.x)
         if compiled.wanted(cost):
-            load_compiled()
+            moments_many.load_compiled()
         else:
             compiled.spent_numpy(cost)
 

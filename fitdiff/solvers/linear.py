@@ -204,6 +204,20 @@ class Workspace:
             a = arrays[key] = np.empty(shape, dtype)
         return a
 
+    def many(self, name: str, layout: tuple) -> tuple:
+        """Several arrays at once, ``layout`` a tuple of (shape, dtype): one lookup for all of
+        them (a hot path asking for a dozen small arrays per call saves the other lookups)."""
+        if not self._keep:
+            return tuple(np.empty(shape, dtype) for shape, dtype in layout)
+        arrays = self._local.__dict__.setdefault("arrays", {})
+        key = (name, layout)
+        a = arrays.get(key)
+        if a is None:
+            if len(arrays) > 64:
+                arrays.clear()
+            a = arrays[key] = tuple(np.empty(shape, dtype) for shape, dtype in layout)
+        return a
+
 
 Workspace.none = Workspace(keep=False)
 

@@ -618,29 +618,25 @@ def _compiled_diffusive(kernels, model, v, given, D, plan, P, R, T):
     pi, light, phonon = plan["thermal"] or _factor_rows(*_thermal_many(model, v, given))
     V = len(model.valleys)
     X = np.stack([v[n] for n in plan["columns"]])  # k_rad, k_nr per valley, then the rates
-    work = _WORK
-    gamma, root = work.get("gamma", (P, V)), work.get("root", (P, V))
-    Ksym = work.get("Ksym", (P, V, V))
-    kernels.rate_setup(
-        pi,
-        light,
-        phonon,
-        X[:V],
-        X[V : 2 * V],
-        X[2 * V :],
-        plan["fr"],
-        plan["to"],
-        gamma,
-        root,
-        Ksym,
-    )
-    lam, U = np.linalg.eigh(Ksym)
-    S, coef, safe = (work.get(n, (P, V, V)) for n in ("S", "coef", "safe"))
-    beta, e1 = work.get("beta", (P, V)), work.get("e1", (P, V))
     per_set = tau.shape[0] > 1 or sigma.size > 1  # else one Gaussian row serves every set
-    eA, G = work.get("eA", (P, V, T)), work.get("G", (P if per_set else 1, T))
-    zt, zi = work.get("zt", (P * V * T,)), work.get("zi", (P * V * T,), np.int64)
-    off = work.get("off", (P * V + 1,), np.int64)
+    f, i = np.float64, np.int64
+    layout = (
+        (((P, V), f),) * 4
+        + (((P, V, V), f),) * 4
+        + (
+            ((P, V, T), f),
+            ((P if per_set else 1, T), f),
+            ((P * V * T,), f),
+            ((P * V * T,), i),
+            ((P * V + 1,), i),
+        )
+    )
+    gamma, root, beta, e1, Ksym, S, coef, safe, eA, G, zt, zi, off = _WORK.many("pl", layout)
+    kernels.rate_setup(
+        pi, light, phonon, X[:V], X[V : 2 * V], X[2 * V :], plan["fr"], plan["to"], gamma, root,
+        Ksym,
+    )  # fmt: skip
+    lam, U = np.linalg.eigh(Ksym)
     k = kernels.prepare_rows(
         lam,
         U,
