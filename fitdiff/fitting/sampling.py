@@ -240,14 +240,41 @@ class _OpenChain:
 
 
 class StretchMove(emcee.moves.StretchMove):
-    """emcee's default move with the acceptance test of a half-ensemble done in one array step.
+    """emcee's default move with a half-ensemble's proposal and acceptance in a few array steps.
 
     emcee loops over the walkers in Python (a uniform draw, a ``log`` and a comparison per
-    walker), a fixed cost per step that rivals a batched model evaluation at 16 walkers.
-    Here the half-ensemble's uniforms come from one ``rand(n)`` call, which draws the same
-    numbers in the same order as n calls of ``rand()``, and the same arithmetic runs on
-    arrays, so the chain is emcee's own bit for bit (tested against ``emcee.moves.StretchMove``).
+    walker) and rebuilds both halves of the ensemble with masks twice per step, a fixed cost
+    per step that rivals a batched model evaluation at 16 walkers. Here the half-ensemble's
+    uniforms come from one ``rand(n)`` call, which draws the same numbers in the same order as
+    n calls of ``rand()``, the proposal is emcee's arithmetic on the same draws, and the same
+    acceptance arithmetic runs on arrays, so the chain is emcee's own bit for bit (tested
+    against ``emcee.moves.StretchMove``).
+
+    Parameters
+    ----------
+    log_prob_many : callable, optional
+        The log-probability of a stack of positions (P, ndim) → (P,), as given to emcee with
+        ``vectorize=True``. The move then calls it directly, with emcee's checks (every
+        proposed position finite, no NaN returned), instead of through emcee's per-walker
+        unpacking of the results (the same numbers: a float per walker, no blobs).
     """
+
+    def __init__(self, *args, log_prob_many=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.log_prob_many = log_prob_many
+
+    def _log_prob(self, model, q):
+        if self.log_prob_many is None:
+            return model.compute_log_prob_fn(q)
+        finite = np.isfinite(q)
+        if not finite.all():  # emcee's messages (EnsembleSampler.compute_log_prob)
+            if np.isinf(q).any():
+                raise ValueError("At least one parameter value was infinite")
+            raise ValueError("At least one parameter value was NaN")
+        log_prob = np.asarray(self.log_prob_many(q), dtype=float).reshape(len(q))
+        if np.isnan(log_prob).any():
+            raise ValueError("Probability function returned NaN")
+        return log_prob, None
 
     def propose(self, model, state):
         nwalkers, ndim = state.coords.shape
@@ -261,17 +288,32 @@ class StretchMove(emcee.moves.StretchMove):
         inds = np.arange(nwalkers) % self.nsplits
         if self.randomize_split:
             model.random.shuffle(inds)
+        random = model.random
         for split in range(self.nsplits):
             S1 = inds == split
-            sets = [state.coords[inds == j] for j in range(self.nsplits)]
-            q, factors = self.get_proposal(
-                sets[split], sets[:split] + sets[split + 1 :], model.random
-            )
-            new_log_probs, new_blobs = model.compute_log_prob_fn(q)
+            s = state.coords[S1]
+            if self.nsplits == 2:  # the other half, as emcee's concatenation of one set
+                c = state.coords[~S1]
+            else:
+                c = np.concatenate([state.coords[inds == j] for j in range(self.nsplits)
+                                    if j != split], axis=0)  # fmt: skip
+            # emcee's StretchMove.get_proposal: the same draws in the same order
+            zz = ((self.a - 1.0) * random.rand(len(s)) + 1) ** 2.0 / self.a
+            factors = (ndim - 1.0) * np.log(zz)
+            cr = c[random.randint(len(c), size=(len(s),))]
+            q = cr - (cr - s) * zz[:, None]
+            new_log_probs, new_blobs = self._log_prob(model, q)
             lnpdiff = factors + new_log_probs - state.log_prob[S1]
-            accepted[S1] = lnpdiff > np.log(model.random.rand(len(lnpdiff)))
-            new_state = emcee.State(q, log_prob=new_log_probs, blobs=new_blobs)
-            state = self.update(state, new_state, accepted, S1)
+            accept = lnpdiff > np.log(random.rand(len(lnpdiff)))
+            accepted[S1] = accept
+            if new_blobs is None and state.blobs is None:
+                # Move.update without building a State: the accepted rows of this half
+                m1 = S1 & accepted
+                state.coords[m1] = q[accept]
+                state.log_prob[m1] = new_log_probs[accept]
+            else:
+                new_state = emcee.State(q, log_prob=new_log_probs, blobs=new_blobs)
+                state = self.update(state, new_state, accepted, S1)
         return state, accepted
 
 
@@ -509,7 +551,7 @@ def _run(
     ndim = objective.ndim
     sampler = emcee.EnsembleSampler(
         walkers, ndim, logpost, pool=pool, backend=backend, vectorize=vectorize,
-        moves=StretchMove(),
+        moves=StretchMove(log_prob_many=logpost if vectorize else None),
     )  # fmt: skip
     done = backend.iteration if backend.initialized else 0
     if done == 0:
