@@ -139,8 +139,9 @@ def bare_batched(base, t, names, thetas, walkers, steps) -> float:
 
 
 def emcee_per_step(walkers: int, ndim: int, steps: int = 200) -> float:
-    """Wall seconds per step of emcee (vectorized, this package's chain backend) on a model
-    that costs nothing: the sampler's own share of every step."""
+    """Wall seconds per step of emcee (vectorized, this package's chain backend and stretch
+    move, as ``sample`` runs it) on a model that costs nothing: the sampler's own share of
+    every step."""
 
     def free(x):
         return -0.5 * np.sum(x * x, axis=1)
@@ -149,7 +150,14 @@ def emcee_per_step(walkers: int, ndim: int, steps: int = 200) -> float:
         backend = sampling.ChainBackend(str(Path(tmp) / "c.h5"))
         with backend.kept_open():
             backend.reset(walkers, ndim)
-            s = emcee.EnsembleSampler(walkers, ndim, free, vectorize=True, backend=backend)
+            s = emcee.EnsembleSampler(
+                walkers,
+                ndim,
+                free,
+                vectorize=True,
+                backend=backend,
+                moves=sampling.StretchMove(log_prob_many=free),
+            )
             p0 = np.random.default_rng(0).standard_normal((walkers, ndim))
             t0 = time.perf_counter()
             s.run_mcmc(p0, steps)
