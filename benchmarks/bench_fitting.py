@@ -208,10 +208,10 @@ def main(argv=None):
                     bare_batched(base, t, names, thetas, walkers, args.steps),
                     _sample(obj, walkers, args.steps, old=True),
                     _sample(obj, walkers, args.steps, old=False),
+                    bare_solve(base, t),
                 )
             )
-        b1, bm, old, new = (min(r[i] for r in runs) for i in range(4))
-        solve1 = min(bare_solve(base, t) for _ in range(args.repeats))
+        b1, bm, old, new, solve1 = (min(r[i] for r in runs) for i in range(5))
         em = min(emcee_per_step(walkers, obj.ndim) for _ in range(args.repeats))
         print(f"  {walkers} walkers x {args.steps} steps ({n_calls} log-posterior evaluations):")
         print(
@@ -220,8 +220,8 @@ def main(argv=None):
         )
         print(
             f"    idle-equivalent: {n_calls / new * solve1 * IDLE_SINGLE_PER_S:7.0f} evals/s "
-            f"(rate / one bare solve_moments here ({solve1 * 1e6:.0f} us) x its idle rate "
-            f"{IDLE_SINGLE_PER_S:.0f}/s, issue 15)"
+            f"(rate / one bare solve_moments here ({solve1 * 1e6:.0f} us, best of the same "
+            f"rounds) x its idle rate {IDLE_SINGLE_PER_S:.0f}/s, issue 15)"
         )
         print(
             f"    sample, one walker at a time + per-step flush {old:7.3f} s = "
