@@ -434,17 +434,20 @@ class Objective:
         if P == 0:
             return np.empty(0)
         vals = self.values_many(th)
-        chi2, extras, usable = 0.0, 0.0, True
+        chi2, extras, usable = None, 0.0, True
         for t in self.terms:
             try:
                 c, e, u = t.evaluate_many(vals, P)
             except ModelError:  # e.g. a covariance that is not positive definite: every set
                 return np.full(P, -math.inf)
-            # left to right from 0, as the scalar loglike sums the terms
-            chi2 = chi2 + c
+            # left to right, as the scalar loglike sums the terms (from 0: the same numbers)
+            chi2 = c if chi2 is None else chi2 + c
             extras = extras + e
             usable = usable & u
-        ll = -0.5 * chi2 - extras - self._const
+        ll = -0.5 * chi2
+        if isinstance(extras, np.ndarray) or extras != 0.0:  # x − 0.0 is x: skip the pass
+            ll -= extras
+        ll -= self._const
         return np.where(usable & np.isfinite(ll), ll, -math.inf)
 
     def prepare_many(self, n_sets: int) -> None:
