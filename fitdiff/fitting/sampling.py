@@ -170,7 +170,8 @@ class _OpenChain:
         self.accepted_ds = g["accepted"].id
         self.accepted = g["accepted"][...]
         self.iteration = int(g.attrs["iteration"])
-        self.written = {k: v for k, v in g.attrs.items() if k.startswith("random_state_")}
+        # only the random-state entries are read (each attribute read costs ~0.1 ms)
+        self.written = {k: g.attrs[k] for k in g.attrs if k.startswith("random_state_")}
         self.attr_ids: dict[str, h5py.h5a.AttrID] = {}
         self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, tuple]] = []
         self.last_write = time.monotonic()
