@@ -77,8 +77,9 @@ class SerialPool:
         return list(map(fn, items))
 
 
-def _sample(obj, walkers, steps, *, old: bool) -> float:
-    """Wall time of one whole ``sample`` call (fingerprint, chain file, start, steps, summary).
+def _sample(obj, walkers, steps, *, old: bool) -> tuple[float, float]:
+    """(wall, CPU) seconds of one whole ``sample`` call (fingerprint, chain file, start,
+    steps, summary).
 
     ``old``: one walker at a time and the chain flushed every step (the code before stacked
     evaluation and buffered writes); otherwise the default path.
@@ -88,7 +89,7 @@ def _sample(obj, walkers, steps, *, old: bool) -> float:
         sampling.FLUSH_STEPS = 1
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             sample(
                 obj,
                 backend_path=Path(tmp) / "chain.h5",
@@ -98,7 +99,7 @@ def _sample(obj, walkers, steps, *, old: bool) -> float:
                 seed=1,
                 pool=SerialPool() if old else None,
             )
-            return time.perf_counter() - t0
+            return time.perf_counter() - t0, time.process_time() - c0
     finally:
         sampling.FLUSH_STEPS = saved
 
@@ -117,17 +118,18 @@ def bare_single(base, t, names, thetas, n_calls) -> float:
 IDLE_SINGLE_PER_S = 8300.0
 
 
-def bare_solve(base, t, n: int = 10, batches: int = 5) -> float:
-    """Seconds per bare ``solve_moments`` of the base model (the issue's "one evaluation"):
-    the fastest of ``batches`` short batches (the least disturbed; a conservative baseline
-    for the idle-equivalent rates, which scale with it)."""
-    best = np.inf
+def bare_solve(base, t, n: int = 10, batches: int = 5) -> tuple[float, float]:
+    """(wall, CPU) seconds per bare ``solve_moments`` of the base model (the issue's "one
+    evaluation"): the fastest of ``batches`` short batches for each clock (the least
+    disturbed; a conservative baseline for the idle-equivalent rates, which scale with it)."""
+    wall = cpu = np.inf
     for _ in range(batches):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(n):
             solve_moments(base, t)
-        best = min(best, (time.perf_counter() - t0) / n)
-    return best
+        wall = min(wall, (time.perf_counter() - t0) / n)
+        cpu = min(cpu, (time.process_time() - c0) / n)
+    return wall, cpu
 
 
 def bare_batched(base, t, names, thetas, walkers, steps) -> float:
@@ -216,7 +218,9 @@ def main(argv=None):
                     bare_solve(base, t),
                 )
             )
-        b1, bm, old, new, solve1 = (min(r[i] for r in runs) for i in range(5))
+        b1, bm = (min(r[i] for r in runs) for i in range(2))
+        old, new, solve1 = (min(r[i][0] for r in runs) for i in range(2, 5))
+        new_cpu, solve1_cpu = (min(r[i][1] for r in runs) for i in (3, 4))
         em = min(emcee_per_step(walkers, obj.ndim) for _ in range(args.repeats))
         print(f"  {walkers} walkers x {args.steps} steps ({n_calls} log-posterior evaluations):")
         print(
@@ -226,7 +230,10 @@ def main(argv=None):
         print(
             f"    idle-equivalent: {n_calls / new * solve1 * IDLE_SINGLE_PER_S:7.0f} evals/s "
             f"(rate / one bare solve_moments here ({solve1 * 1e6:.0f} us, best of the same "
-            f"rounds) x its idle rate {IDLE_SINGLE_PER_S:.0f}/s, issue 15)"
+            f"rounds) x its idle rate {IDLE_SINGLE_PER_S:.0f}/s, issue 15); in CPU seconds "
+            f"of this process (less disturbed by other jobs): sample {new_cpu:.3f} s, bare "
+            f"solve {solve1_cpu * 1e6:.0f} us, idle-equivalent "
+            f"{n_calls / new_cpu * solve1_cpu * IDLE_SINGLE_PER_S:7.0f} evals/s"
         )
         print(
             f"    sample, one walker at a time + per-step flush {old:7.3f} s = "
