@@ -15,7 +15,9 @@ log-posterior evaluations per second of wall time at 32 walkers; overhead (sampl
 model calls) ≤ 1.2 at 16 walkers.
 
 The machine is shared, so each figure is the fastest of ``--repeats`` interleaved runs (the
-least disturbed one); ratios divide fastest by fastest.
+least disturbed one); ratios divide fastest by fastest. The idle-equivalent rate (the ratio to
+one bare ``solve_moments`` times its idle rate, 8300/s) is printed for wall time and for CPU
+seconds of this process, which other jobs on the machine disturb less.
 
 The batched model runs its compiled pass (numba, ``FITDIFF_NUMBA=1``: the steady state of a
 long run, which loads it by itself: :meth:`ValleysModel.prepare_many`) unless ``--numpy``.
