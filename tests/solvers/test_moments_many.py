@@ -230,3 +230,27 @@ def test_time_derivatives_stay_on_the_numpy_path(monkeypatch):
     assert not calls
     np.testing.assert_array_equal(got.D_pl_cm2_s, ref.D_pl_cm2_s)
     np.testing.assert_array_equal(got.w2_pl_um2, ref.w2_pl_um2)
+
+
+def test_compiled_plan_follows_the_grid_the_names_and_the_copy(monkeypatch):
+    # the compiled pass caches per model what does not change between calls (τ = t − t0, σ,
+    # the thermal factors); a new grid, other varying names and a with_parameters copy (new
+    # t0, pulse, IRF and T) must each get their own. Reference: one solve_moments per set.
+    calls = _kernel_calls(monkeypatch)
+    monkeypatch.setenv("FITDIFF_NUMBA", "1")
+    model = ValleyModel.from_dict(three_valley()).with_parameters(irf_fwhm_ps=3.0, w_psf_um=0.3)
+    values = {"D_KK_cm2_s": [3.0, 4.0, 5.0], "rate_KK_KL_per_ps": [0.4, 0.5, 0.6]}
+    grids = [np.linspace(0.0, 200.0, 300), np.linspace(-20.0, 100.0, 250), None]
+    for t in grids:
+        m = model
+        if t is None:  # a copy made after the original filled its caches (it copies them)
+            m = model.with_parameters(t0_ps=3.0, pulse_fwhm_ps=1.0, irf_fwhm_ps=2.0, T_K=30.0)
+            t = grids[1]
+        for names in (values, {**values, "T_K": [40.0, 77.0, 150.0]}):
+            before = len(calls)
+            stack = solve_moments_many(m, t, names, derivatives=False)
+            assert len(calls) == before + 1  # the compiled pass made these rows
+            for p in range(3):
+                ref = solve_moments(m.with_parameters(**{k: v[p] for k, v in names.items()}), t)
+                for f in ("pl", "w2_pl_um2", "n", "m_um2", "w2_um2"):
+                    _close(getattr(stack, f)[p], getattr(ref, f), f)
