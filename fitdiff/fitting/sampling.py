@@ -318,39 +318,6 @@ class StretchMove(emcee.moves.StretchMove):
         return state, accepted
 
 
-def integrated_time(chain: np.ndarray, c: float = 5.0) -> np.ndarray:
-    """τ_int of each parameter: ``emcee.autocorr.integrated_time(chain, c, tol=0)``, batched.
-
-    emcee transforms one walker and parameter at a time (two FFTs and a dozen small calls per
-    series: 160 pairs for 32 walkers × 5 parameters, a fixed cost of every ``sample`` call on
-    the order of 60 steps of a fast model). Here all series go through one FFT pair along the
-    last axis; each series sees emcee's operations in emcee's order (its mean, the padded
-    FFT, the normalisation, the sum over walkers, Sokal's window with c = 5), so the
-    estimates are emcee's own (tested equal).
-
-    Parameters
-    ----------
-    chain : numpy.ndarray
-        Samples, shape (steps, walkers, parameters).
-    """
-    n_t, n_w, n_d = chain.shape
-    x = np.ascontiguousarray(np.transpose(chain, (2, 1, 0)), dtype=float).reshape(-1, n_t)
-    n = emcee.autocorr.next_pow_two(n_t)
-    f = np.fft.fft(x - np.mean(x, axis=1, keepdims=True), n=2 * n, axis=1)
-    acf = np.fft.ifft(f * np.conjugate(f), axis=1)[:, :n_t].real
-    acf /= acf[:, :1]
-    acf = acf.reshape(n_d, n_w, n_t)
-    tau = np.empty(n_d)
-    for d in range(n_d):
-        total = np.zeros(n_t)
-        for k in range(n_w):  # walker by walker, as emcee sums them
-            total += acf[d, k]
-        total /= n_w
-        taus = 2.0 * np.cumsum(total) - 1.0
-        tau[d] = taus[emcee.autocorr.auto_window(taus, c)]
-    return tau
-
-
 _WORKER_OBJECTIVE: Objective | None = None
 
 
@@ -583,7 +550,7 @@ def _run(
     acceptance = float(np.mean(backend.accepted) / max(backend.iteration, 1))
     kept = chain[burn:]
     with np.errstate(invalid="ignore", divide="ignore"):
-        tau = integrated_time(kept)
+        tau = emcee.autocorr.integrated_time(kept, tol=0, quiet=True)
     length = kept.shape[0]
     worst = float(np.max(tau))
     defined = math.isfinite(worst) and worst > 0
