@@ -9,7 +9,7 @@ That batch needs ~45 passes over (B, N) arrays per iteration, which caps it at a
 speed of a per-row ``scipy.optimize.curve_fit`` loop. Models that carry a compiled kernel
 (``BatchedModel.fast``: the 1D Gaussian of a streak, the 2D Gaussians of a stack frame)
 therefore run, when numba is installed (extra ``fast``), the same iteration per row in
-:mod:`fitdiff.extract.lm_numba` (1D) or :mod:`fitdiff.extract.lm2d_numba` (2D); this numpy
+:mod:`fitdiff.extract.lm_numba` (1D) or :mod:`fitdiff.extract.box2d_numba` (2D); this numpy
 batch is the fallback and serves every other model. Set ``FITDIFF_NUMBA=0`` or pass
 ``backend="numpy"`` to force the fallback.
 
@@ -217,7 +217,7 @@ def _import_kernels_2d():
     if not _KERNELS_2D:
         kernels = None
         if _import_kernels() is not None:
-            from . import lm2d_numba as kernels
+            from . import box2d_numba as kernels
         _KERNELS_2D.append(kernels)
     return _KERNELS_2D[0]
 
@@ -300,9 +300,14 @@ def _run_numba2d(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -
     if offset.strides[0] == 0:  # one frame for all (the usual case): no (B, N) copy
         offset = offset[:1]
     # one offset number per frame (no background, a constant): the passes can skip the
-    # pixels the spot does not reach (lm2d_numba.fit_gauss2d_box)
+    # pixels the spot does not reach (box2d_numba.fit_gauss2d_box)
     flat = offset.shape[1] == 0 or bool((offset == offset[:, :1]).all())
-    fit = kernel.fit_gauss2d_box if flat else kernel.fit_gauss2d
+    if flat:
+        fit = kernel.fit_gauss2d_box
+    else:
+        from . import lm2d_numba
+
+        fit = lm2d_numba.fit_gauss2d
     if flat:
         offset = np.broadcast_to(offset[:, 0] if offset.shape[1] else 0.0, (len(data),))
     p, cov, chi2, converged, niter = fit(

@@ -80,7 +80,7 @@ def test_compiled_fisher_information_matches_numpy(noise, isotropic, monkeypatch
         coords, p, noise, offset=off, valid=valid, isotropic=isotropic, grid=grid
     )
     assert np.isnan(fast[2]).all() and np.isnan(slow[2]).all()
-    # the compiled pass drops the Gaussian below exp(-25) of its peak (lm2d_numba.LOG_CUT):
+    # the compiled pass drops the Gaussian below exp(-25) of its peak (box2d_numba.LOG_CUT):
     # ~1e-10 of any sum, up to ~1e-7 on covariances that nearly cancel; the numba/numpy
     # tolerance of the fits (test_stack2d.py) is 1e-6
     np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=0)
@@ -88,6 +88,7 @@ def test_compiled_fisher_information_matches_numpy(noise, isotropic, monkeypatch
 
 @pytest.mark.parametrize("shape", [0, 1, 2])
 def test_box_restricted_fit_equals_whole_frame_fit(shape):
+    from fitdiff.extract import box2d_numba as box
     from fitdiff.extract import lm2d_numba as k
     from fitdiff.extract.lm_numba import uniform_step
 
@@ -102,7 +103,7 @@ def test_box_restricted_fit_equals_whole_frame_fit(shape):
     args = (y, x, uniform_step(x), data, valid)
     tail = (p0, shape, 1.5, 4.0, 0.0225, 60, 1e-2)
     whole = k.fit_gauss2d(*args, np.full((1, data.shape[1]), 0.5), *tail)
-    box = k.fit_gauss2d_box(*args, np.full(5, 0.5), *tail)
+    box = box.fit_gauss2d_box(*args, np.full(5, 0.5), *tail)
     assert whole[3].all() and box[3].all()
     np.testing.assert_allclose(box[0], whole[0], rtol=1e-8, atol=0)
     np.testing.assert_allclose(box[2], whole[2], rtol=1e-10, atol=0)  # χ²
