@@ -278,7 +278,9 @@ def prepare(
     """Orient, mask, shift time, subtract background, crop and bin (see :mod:`.preprocess`)."""
     m = pp.orient(m)
     raw = np.asarray(m.counts)
-    counts = np.asarray(raw, dtype=float)
+    # C order in (t, y, x): a file stored (y, x, t) (a TCSPC scan) is a transposed view here,
+    # and every later pass (moments, start choice, fits) would otherwise copy it again
+    counts = np.ascontiguousarray(raw, dtype=float)
     # integer counts are finite: no pass to look for NaN
     maybe_nan = raw.dtype.kind not in "iub"
     bad = pp.bad_pixels(counts, m.mask, saturation, hot_pixel_sigma, noise, maybe_nan)
