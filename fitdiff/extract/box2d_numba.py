@@ -511,10 +511,12 @@ def _fit_frame(y, x, hx, d, valid, offc, p, shape, noise, max_iter, tol, cov, wo
 
 
 @njit(cache=True, error_model="numpy")
-def fit_gauss2d_box(y, x, hx, data, valid, offc, p0, shape, ge, read2, floor, max_iter, tol):
-    """:func:`fitdiff.extract.lm2d_numba.fit_gauss2d` when the offset is one number per frame
-    (``offc`` (B,), counts): the passes cover only the spot's box (see LOG_CUT); ``valid``
-    (B or 1, Y·X). Same returns: p (B, P), cov (B, P, P), χ² (B,), converged (B,), niter (B,).
+def fit_gauss2d_box(y, x, hx, data, rows, valid, offc, p0, shape, ge, read2, floor, max_iter, tol):
+    """:func:`fitdiff.extract.lm2d_numba.fit_gauss2d` of the frames ``data[rows]`` (read in
+    place; ``rows`` (B,) int) when the offset is one number per frame (``offc`` (B,), counts):
+    the passes cover only the spot's box (see LOG_CUT); ``valid`` (B or 1, Y·X) and ``p0``
+    (B, P) per fitted frame. Same returns: p (B, P), cov (B, P, P), χ² (B,), converged (B,),
+    niter (B,).
     """
     nrow, npar = p0.shape
     ny, nx = y.shape[0], x.shape[0]
@@ -530,7 +532,21 @@ def fit_gauss2d_box(y, x, hx, data, valid, offc, p0, shape, ge, read2, floor, ma
     for i in range(nrow):
         v = valid[i if valid.shape[0] > 1 else 0]
         c2, conv, it = _fit_frame(
-            y, x, hx, data[i], v, offc[i], p[i], shape, noise, max_iter, tol, cov[i], work, pre, vf
+            y,
+            x,
+            hx,
+            data[rows[i]],
+            v,
+            offc[i],
+            p[i],
+            shape,
+            noise,
+            max_iter,
+            tol,
+            cov[i],
+            work,
+            pre,
+            vf,
         )
         chi2[i] = c2
         converged[i] = conv

@@ -194,10 +194,13 @@ def extract_widths(
         # rows below min_snr are flagged anyway; fitting them costs most of the iterations
         fit_rows = snr >= min_snr
         rows = Ellipsis if fit_rows.all() else fit_rows  # a boolean index copies
+        # the frames of a stack are read in place by the fit (a copy of the fitted ones costs
+        # more than a bare pass over the whole stack); a streak's rows are copied
+        frames = None if rows is Ellipsis or len(axes) == 1 else np.flatnonzero(fit_rows)
         out = _gauss_columns(
             coords,
             axes,
-            data[rows],
+            data if frames is not None else data[rows],
             bad[rows],
             # a frame shared by every row stays shared (indexing would copy it per row)
             offset[rows] if offset.strides[0] else offset[: int(fit_rows.sum())],
@@ -206,6 +209,7 @@ def extract_widths(
             shape,
             max_iter,
             grid,
+            frames,
         )
         out = {k: _expand(v, fit_rows) for k, v in out.items()}
         # PL(t) of unfitted slices is still useful: fall back to the moment sum there
@@ -474,10 +478,14 @@ def row_peak(data: np.ndarray, bad: np.ndarray) -> np.ndarray:
     return np.where(bad, -np.inf, data).max(axis=1)
 
 
-def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter, grid) -> dict:
+def _gauss_columns(
+    coords, axes, data, bad, offset, nm, mom, shape, max_iter, grid, frames=None
+) -> dict:
+    """Fitted columns of the rows of ``bad``, ``offset``, ``mom``: the rows ``frames`` of
+    ``data`` (default: its rows, one each)."""
     k = len(coords)
     if k == 2 and shape == "rotated":
-        return _rotated_columns(coords, grid, data, bad, offset, nm, mom, max_iter)
+        return _rotated_columns(coords, grid, data, bad, offset, nm, mom, max_iter, frames)
     iso = shape == "isotropic" or k == 1
     p0 = gauss_start(coords, data, bad, mom)
     if not iso:
@@ -490,6 +498,7 @@ def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter, gr
         nm.variance,
         offset,
         max_iter=max_iter,
+        frames=frames,
     )
     p, cov = fit.p, fit.cov
     nw = 1 if iso else k
@@ -543,13 +552,20 @@ def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter, gr
     return out
 
 
-def _rotated_columns(coords, grid, data, bad, offset, nm, mom, max_iter) -> dict:
+def _rotated_columns(coords, grid, data, bad, offset, nm, mom, max_iter, frames=None) -> dict:
     """Columns of the full-covariance fit, parameters (A, y0, x0, Syy, Sxx, Sxy, c)."""
     p0 = gauss_start(coords, data, bad, mom)
     # round start (Sxy = 0): the moment covariance is noise-dominated in the wings
     p0 = np.column_stack([p0[:, :4], p0[:, 3], np.zeros(len(p0)), p0[:, 4]])
     fit = batched_lm(
-        rotated_model(coords, grid=grid), p0, data, ~bad, nm.variance, offset, max_iter=max_iter
+        rotated_model(coords, grid=grid),
+        p0,
+        data,
+        ~bad,
+        nm.variance,
+        offset,
+        max_iter=max_iter,
+        frames=frames,
     )
     p, cov = fit.p, fit.cov
     amp, syy, sxx, sxy = p[:, 0], p[:, 3], p[:, 4], p[:, 5]

@@ -103,7 +103,9 @@ def test_box_restricted_fit_equals_whole_frame_fit(shape):
     args = (y, x, uniform_step(x), data, valid)
     tail = (p0, shape, 1.5, 4.0, 0.0225, 60, 1e-2)
     whole = k.fit_gauss2d(*args, np.full((1, data.shape[1]), 0.5), *tail)
-    box = box.fit_gauss2d_box(*args, np.full(5, 0.5), *tail)
+    box = box.fit_gauss2d_box(
+        y, x, uniform_step(x), data, np.arange(5), valid, np.full(5, 0.5), *tail
+    )
     assert whole[3].all() and box[3].all()
     np.testing.assert_allclose(box[0], whole[0], rtol=1e-8, atol=0)
     np.testing.assert_allclose(box[2], whole[2], rtol=1e-10, atol=0)  # χ²
