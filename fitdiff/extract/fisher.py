@@ -88,7 +88,7 @@ def gauss_covariance(
     grid : (ndarray (Y,), ndarray (X,)), optional
         The axes of a 2D frame whose ``ij`` mesh ``coords`` is: with numba loaded (the rule
         of :mod:`fitdiff.extract.compiled`) and one offset number per row, the compiled pass
-        of :func:`fitdiff.extract.lm2d_numba.information_gauss2d` computes it (the same sums
+        of :func:`fitdiff.extract.box2d_numba.information_gauss2d` computes it (the same sums
         over the spot's box, the constant rest of the frame in closed form).
 
     Returns
@@ -173,7 +173,7 @@ def _compiled_covariance(grid, p, noise, offset, valid, isotropic) -> np.ndarray
     if nrow == 0 or not compiled.wanted(NUMPY_SECONDS_PER_PIXEL * nrow * npix):
         return None
     try:
-        from . import lm2d_numba as kernel
+        from . import box2d_numba as kernel
         from .lm_numba import uniform_step
     except ImportError:
         return None

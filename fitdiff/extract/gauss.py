@@ -30,7 +30,7 @@ def gaussian_model(
         One shared variance (True) or one per axis.
     grid : (ndarray (Y,), ndarray (X,)), optional
         The axes of a 2D frame whose ``ij`` mesh ``coords`` is; given, the compiled kernel of
-        :mod:`fitdiff.extract.lm2d_numba` can fit it.
+        :mod:`fitdiff.extract.box2d_numba` (or :mod:`~fitdiff.extract.lm2d_numba`) can fit it.
     """
     k = len(coords)
     nw = 1 if isotropic else k

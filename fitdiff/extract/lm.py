@@ -9,7 +9,7 @@ That batch needs ~45 passes over (B, N) arrays per iteration, which caps it at a
 speed of a per-row ``scipy.optimize.curve_fit`` loop. Models that carry a compiled kernel
 (``BatchedModel.fast``: the 1D Gaussian of a streak, the 2D Gaussians of a stack frame)
 therefore run, when numba is installed (extra ``fast``), the same iteration per row in
-:mod:`fitdiff.extract.lm_numba` (1D) or :mod:`fitdiff.extract.lm2d_numba` (2D); this numpy
+:mod:`fitdiff.extract.lm_numba` (1D) or :mod:`fitdiff.extract.box2d_numba` (2D); this numpy
 batch is the fallback and serves every other model. Set ``FITDIFF_NUMBA=0`` or pass
 ``backend="numpy"`` to force the fallback.
 
@@ -91,6 +91,7 @@ def batched_lm(
     tol: float = 1e-2,
     dtype=np.float64,
     backend: str = "auto",
+    frames: np.ndarray | None = None,
 ) -> LMResult:
     """Fit ``model`` to every row of ``data`` with damped, reweighted Gauss-Newton steps.
 
@@ -117,6 +118,10 @@ def batched_lm(
         Precision of the per-pixel arrays while iterating (the final covariance and chi² are
         always float64). float32 was measured no faster here and converges more erratically.
         Anything but float64 uses the numpy batch.
+    frames : ndarray of int, optional
+        Fit the rows ``data[frames]`` (``p0``, ``valid`` and ``offset`` are given per fitted
+        row already); the box-restricted 2D kernel reads them in place, saving the copy of
+        the fitted frames of a large stack. Default: every row of ``data``.
     backend : {"auto", "numpy", "numba"}
         "auto": the compiled kernel when the model has one, the noise is a NoiseModel, numba
         is importable and loading it pays (:mod:`fitdiff.extract.compiled`: numba already
@@ -126,12 +131,17 @@ def batched_lm(
     """
     if isinstance(variance, NoiseModel):
         variance = variance.variance
-    kernel = _fast_kernel(model, variance, dtype, backend, np.size(data))
+    size = np.size(valid)  # rows × pixels of this call
+    kernel = _fast_kernel(model, variance, dtype, backend, size)
+    if kernel is not None and model.fast[0] == "gauss2d":
+        noise = variance.__self__
+        return _run_numba2d(kernel, model, p0, data, valid, noise, offset, max_iter, tol, frames)
+    if frames is not None:
+        data = data[frames]
     if kernel is not None:
-        run = _run_numba if model.fast[0] == "gauss1d" else _run_numba2d
-        return run(kernel, model, p0, data, valid, variance.__self__, offset, max_iter, tol)
+        return _run_numba(kernel, model, p0, data, valid, variance.__self__, offset, max_iter, tol)
     if backend == "auto" and _why_not(model, variance, dtype) is None:
-        compiled.spent_numpy(NUMPY_SECONDS_PER_PIXEL * np.size(data))
+        compiled.spent_numpy(NUMPY_SECONDS_PER_PIXEL * size)
     return _numpy_lm(model, p0, data, valid, variance, offset, max_iter, tol, dtype)
 
 
@@ -217,7 +227,7 @@ def _import_kernels_2d():
     if not _KERNELS_2D:
         kernels = None
         if _import_kernels() is not None:
-            from . import lm2d_numba as kernels
+            from . import box2d_numba as kernels
         _KERNELS_2D.append(kernels)
     return _KERNELS_2D[0]
 
@@ -289,29 +299,23 @@ def _run_numba(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -> 
     )
 
 
-def _run_numba2d(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -> LMResult:
+def _run_numba2d(
+    kernel, model, p0, data, valid, noise, offset, max_iter, tol, frames=None
+) -> LMResult:
     def req(a, dtype=np.float64):
         return np.require(a, dtype, ["C_CONTIGUOUS", "WRITEABLE", "ALIGNED"])
 
     _, shape, y, x = model.fast
     x = req(x)
-    data = req(data)
-    offset = np.broadcast_to(np.asarray(offset, dtype=float), data.shape)
+    nrow = len(valid)
+    offset = np.broadcast_to(np.asarray(offset, dtype=float), valid.shape)
     if offset.strides[0] == 0:  # one frame for all (the usual case): no (B, N) copy
         offset = offset[:1]
     # one offset number per frame (no background, a constant): the passes can skip the
-    # pixels the spot does not reach (lm2d_numba.fit_gauss2d_box)
+    # pixels the spot does not reach (box2d_numba.fit_gauss2d_box)
     flat = offset.shape[1] == 0 or bool((offset == offset[:, :1]).all())
-    fit = kernel.fit_gauss2d_box if flat else kernel.fit_gauss2d
-    if flat:
-        offset = np.broadcast_to(offset[:, 0] if offset.shape[1] else 0.0, (len(data),))
-    p, cov, chi2, converged, niter = fit(
-        req(y),
-        x,
-        _import_kernels().uniform_step(x),
-        data,
-        req(valid, np.bool_),
-        req(offset),
+    head = (req(y), x, _import_kernels().uniform_step(x))
+    tail = (
         req(np.array(p0, dtype=np.float64)),
         kernel.SHAPE_CODES[shape],
         float(noise.excess * noise.gain),
@@ -320,6 +324,19 @@ def _run_numba2d(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -
         int(max_iter),
         float(tol),
     )
+    if flat:
+        rows = np.arange(nrow) if frames is None else np.asarray(frames, dtype=np.int64)
+        offc = np.broadcast_to(offset[:, 0] if offset.shape[1] else 0.0, (nrow,))
+        p, cov, chi2, converged, niter = kernel.fit_gauss2d_box(
+            *head, req(data), rows, req(valid, np.bool_), req(offc), *tail
+        )
+    else:
+        from . import lm2d_numba
+
+        data = data if frames is None else data[frames]
+        p, cov, chi2, converged, niter = lm2d_numba.fit_gauss2d(
+            *head, req(data), req(valid, np.bool_), req(offset), *tail
+        )
     nfree = valid.sum(axis=1) - p.shape[1]
     return LMResult(
         p=p, cov=cov, chi2=chi2, nfree=nfree, converged=converged, niter=niter, backend="numba"

@@ -71,20 +71,25 @@ def frame_moments(y, x, data, offc, ge, read2, floor, ey, ex, out):  # pragma: n
     c0 = np.empty(nx)
     cv = np.empty(nx)
     cve = np.empty(nx)
+    cmax = np.empty(nx)  # column maxima: an elementwise max vectorises, a max reduction does not
+    exf = np.empty(
+        nx
+    )  # edge columns as 0/1: a product instead of a branch keeps the loop vectorised
+    for j in range(nx):
+        exf[j] = 1.0 if ex[j] else 0.0
     for b in range(data.shape[0]):
         d = data[b]
         off = offc[b]
         c0[:] = 0.0
         cv[:] = 0.0
         cve[:] = 0.0
-        peak = -np.inf
+        cmax[:] = -np.inf
         for i in range(ny):
             s0 = s1 = s2 = se = 0.0
             t0 = t1 = t2 = te = 0.0
-            edge_row = ey[i]
-            base = i * nx
+            row = d[i * nx : (i + 1) * nx]  # indexed from 0: no negative-index wrap-around
             for j in range(nx):
-                dn = d[base + j]
+                dn = row[j]
                 vn = max((dn + off) * ge + read2, floor)
                 xj = xt[j]
                 s0 += dn
@@ -93,16 +98,19 @@ def frame_moments(y, x, data, offc, ge, read2, floor, ey, ex, out):  # pragma: n
                 t0 += vn
                 t1 += vn * xj
                 t2 += vn * xj * xj
-                if ex[j]:
-                    se += dn
-                    te += vn
+                se += dn * exf[j]
+                te += vn * exf[j]
                 c0[j] += dn
                 cv[j] += vn
-                if edge_row:
-                    cve[j] += vn
-                peak = max(peak, dn)
+                cmax[j] = max(cmax[j], dn)
+            if ey[i]:
+                for j in range(nx):
+                    cve[j] += max((row[j] + off) * ge + read2, floor)
             r0[i], r1[i], r2[i], re[i] = s0, s1, s2, se
             v0[i], v1[i], v2[i], ve[i] = t0, t1, t2, te
+        peak = -np.inf
+        for j in range(nx):
+            peak = max(peak, cmax[j])
         # background: mean of the edge pixels (edge rows whole, other rows their edge columns)
         bg = 0.0
         if n_edge > 0:

@@ -3,7 +3,7 @@
 The default start (:func:`fitdiff.extract.widths.gauss_start`) takes the spot's peak from the
 frame's largest pixel; for sparse photons that pixel is a fluctuation, so where the moment width
 disagrees the start is the one of the two that fits the frame better. The comparison runs in
-the compiled χ² kernel (:func:`fitdiff.extract.lm2d_numba.chi2_gauss2d`) when numba is loaded,
+the compiled χ² kernel (:func:`fitdiff.extract.box2d_numba.chi2_gauss2d`) when numba is loaded,
 else in numpy; both decide alike.
 """
 

@@ -103,10 +103,16 @@ class SliceErrors:
         else:
             self.base = use
 
-    def __call__(self, w2_model: np.ndarray) -> np.ndarray:
-        """Predicted w² error (µm²) of every row at ``w2_model`` (µm²); NaN where impossible."""
+    def __call__(self, w2_model: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Predicted w² error (µm²) of every row at ``w2_model`` (µm²); NaN where impossible.
+
+        ``rows`` (bool), when given, limits the work to those rows (NaN elsewhere); each row's
+        error depends on that row alone, so they equal the full call's.
+        """
         w2_model = np.asarray(w2_model, float)
         good = self.base & np.isfinite(w2_model) & (w2_model > 0)
+        if rows is not None:
+            good &= rows
         out = np.full(w2_model.shape, np.nan)
         if not good.any():
             return out
@@ -180,10 +186,11 @@ def iterate_weights(
     # start: every used row at the median width, so no row's own fluctuation enters
     w2_model = np.full(len(widths), np.nanmedian(w2[use]))
     for _ in range(n_iter + 1):
-        err = predict(w2_model)
+        # only the used rows enter the fit: the Fisher passes of the others wait for the end
+        err = predict(w2_model, use)
         ok = use & np.isfinite(err) & (err > 0)
         if ok.sum() < 3:
-            return err
+            return predict(w2_model)
         w2_model = fit(t[ok], w2[ok], err[ok])(t)
     return predict(w2_model)
 

@@ -80,7 +80,7 @@ def test_compiled_fisher_information_matches_numpy(noise, isotropic, monkeypatch
         coords, p, noise, offset=off, valid=valid, isotropic=isotropic, grid=grid
     )
     assert np.isnan(fast[2]).all() and np.isnan(slow[2]).all()
-    # the compiled pass drops the Gaussian below exp(-25) of its peak (lm2d_numba.LOG_CUT):
+    # the compiled pass drops the Gaussian below exp(-25) of its peak (box2d_numba.LOG_CUT):
     # ~1e-10 of any sum, up to ~1e-7 on covariances that nearly cancel; the numba/numpy
     # tolerance of the fits (test_stack2d.py) is 1e-6
     np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=0)
@@ -88,6 +88,7 @@ def test_compiled_fisher_information_matches_numpy(noise, isotropic, monkeypatch
 
 @pytest.mark.parametrize("shape", [0, 1, 2])
 def test_box_restricted_fit_equals_whole_frame_fit(shape):
+    from fitdiff.extract import box2d_numba as box
     from fitdiff.extract import lm2d_numba as k
     from fitdiff.extract.lm_numba import uniform_step
 
@@ -102,7 +103,9 @@ def test_box_restricted_fit_equals_whole_frame_fit(shape):
     args = (y, x, uniform_step(x), data, valid)
     tail = (p0, shape, 1.5, 4.0, 0.0225, 60, 1e-2)
     whole = k.fit_gauss2d(*args, np.full((1, data.shape[1]), 0.5), *tail)
-    box = k.fit_gauss2d_box(*args, np.full(5, 0.5), *tail)
+    box = box.fit_gauss2d_box(
+        y, x, uniform_step(x), data, np.arange(5), valid, np.full(5, 0.5), *tail
+    )
     assert whole[3].all() and box[3].all()
     np.testing.assert_allclose(box[0], whole[0], rtol=1e-8, atol=0)
     np.testing.assert_allclose(box[2], whole[2], rtol=1e-10, atol=0)  # χ²
@@ -139,3 +142,36 @@ def test_sparse_photon_frames_start_from_the_moment_width(monkeypatch):
         np.testing.assert_allclose(fast[col], slow[col], rtol=1e-6, err_msg=col)
     # the width is the spot's: within 4 standard errors of the truth (generating σ² = 16 µm²)
     assert (np.abs(fast["sigma2_um2"] - s2) < 4 * fast["sigma2_err_um2"]).all()
+
+
+def test_rotated_fill_matches_the_direct_exponential():
+    from fitdiff.extract import box2d_numba as box
+
+    # tilted Gaussians of every size and centre (some outside the window) on a uniform grid,
+    # each filled over the previous one: inside the box the products of per-row exps and the
+    # frame's q table equal exp(-½ rᵀ Σ⁻¹ r) to rounding (~k ε for k pixels from the anchor);
+    # outside it the fill is 0 and the Gaussian below exp(-LOG_CUT)
+    ny, nx, h = 96, 128, 0.145
+    y = np.arange(ny) * h - 7.0
+    x = np.arange(nx) * h - 9.0
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    rng = np.random.default_rng(3)
+    g = np.zeros(ny * nx)
+    ja, jb = np.zeros(ny, np.int64), np.zeros(ny, np.int64)
+    q = np.empty(nx + 1)
+    for _ in range(100):
+        syy, sxx = rng.uniform(0.005, 40.0, 2)
+        sxy = rng.uniform(-0.95, 0.95) * np.sqrt(syy * sxx)
+        f = np.array([1.0, rng.uniform(-12, 12), rng.uniform(-14, 14), syy, sxx, sxy, 0.0])
+        box.fill_box(y, x, h, f, g, ja, jb, q)
+        ux, uy = xx - f[2], yy - f[1]
+        direct = np.exp(
+            -0.5 * (syy * ux**2 - 2 * sxy * ux * uy + sxx * uy**2) / (syy * sxx - sxy**2)
+        )
+        inside = np.zeros((ny, nx), bool)
+        for i in range(ny):
+            inside[i, ja[i] : jb[i]] = True
+        inside = inside.ravel()
+        assert (g[~inside] == 0).all()
+        assert (direct.ravel()[~inside] < np.exp(-box.LOG_CUT + 0.1)).all()
+        np.testing.assert_allclose(g[inside], direct.ravel()[inside], rtol=2e-13, atol=0)
