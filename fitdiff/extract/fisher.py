@@ -15,7 +15,7 @@ import numpy as np
 
 from . import compiled
 from .gauss import gaussian_model
-from .lm import _inverse
+from .lm import _inverse, row_offsets
 from .noise import NoiseModel
 
 
@@ -151,10 +151,32 @@ def _info_compiled(coords, p, noise, offset, valid, ok) -> np.ndarray | None:
         return np.require(np.broadcast_to(a, (p.shape[0], a.shape[1])), dtype, ["C", "A", "W"])
 
     info = np.empty((p.shape[0], 4, 4))
+    xc = np.require(x, np.float64, ["C", "A", "W"])
+    pc = np.require(p, np.float64, ["C", "A", "W"])
+    # one offset number per row (the usual case): only the profile's box is visited
+    offc = row_offsets(offset, (ok.size, x.size))
+    if offc is not None:
+        if valid is None:
+            vrows = np.ones((1, x.size), dtype=bool)
+        else:
+            vrows = np.asarray(valid, bool).reshape(-1, x.size)
+            vrows = vrows[ok] if vrows.shape[0] == ok.size and ok.size > 1 else vrows
+        fisher_numba.info_gauss1d_box(
+            xc,
+            lm_numba.uniform_step(x),
+            pc,
+            np.ascontiguousarray(offc[ok] if offc.size == ok.size else offc),
+            np.require(vrows, np.bool_, ["C", "A", "W"]),
+            float(noise.excess * noise.gain),
+            float(noise.read_noise**2),
+            float(noise.floor),
+            info,
+        )
+        return info
     fisher_numba.info_gauss1d(
-        np.require(x, np.float64, ["C", "A", "W"]),
+        xc,
         lm_numba.uniform_step(x),
-        np.require(p, np.float64, ["C", "A", "W"]),
+        pc,
         rows(offset, np.float64),
         rows(True if valid is None else valid, np.bool_),
         float(noise.excess * noise.gain),

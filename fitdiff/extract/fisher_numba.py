@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .lm_numba import FLAGS, _fill_gauss
+from .lm_numba import FLAGS, _fill_box, _fill_gauss
 
 
 @njit(cache=True, error_model="numpy", fastmath=FLAGS)
@@ -75,3 +75,69 @@ def info_gauss1d(x, h, p, off, valid, ge, read2, floor, info):  # pragma: no cov
             vf[n] = 1.0 if valid[b, n if valid.shape[1] > 1 else 0] else 0.0
         _fill_gauss(x, h, p[b, 1], p[b, 2], g)
         _row_info(x, g, p[b, 0], p[b, 1], p[b, 2], p[b, 3], offn, vf, ge, read2, floor, info[b])
+
+
+@njit(cache=True, error_model="numpy", fastmath=FLAGS)
+def _box_info(x, g, amp, x0, s, c, offc, vf, ge, read2, floor, m):  # pragma: no cover
+    """:func:`_row_info` over the views ``x, g, vf`` of the profile's box with one offset
+    number ``offc``; returns Σ v over the box (the rest of the row enters through h33)."""
+    a1 = amp / s
+    a2 = amp / (2.0 * s * s)
+    h00 = h01 = h02 = h03 = h11 = h12 = h13 = h22 = h23 = h33 = 0.0
+    s0 = 0.0
+    for n in range(x.shape[0]):
+        u = x[n] - x0
+        gn = g[n]
+        mu = gn * amp + c
+        v = vf[n]
+        wn = v / max((mu + offc) * ge + read2, floor)
+        s0 += v
+        j1 = gn * (u * a1)
+        j2 = gn * (u * u * a2)
+        wj0 = wn * gn
+        wj1 = wn * j1
+        wj2 = wn * j2
+        h00 += wj0 * gn
+        h01 += wj0 * j1
+        h02 += wj0 * j2
+        h03 += wj0
+        h11 += wj1 * j1
+        h12 += wj1 * j2
+        h13 += wj1
+        h22 += wj2 * j2
+        h23 += wj2
+        h33 += wn
+    m[0, 0], m[0, 1], m[0, 2], m[0, 3] = h00, h01, h02, h03
+    m[1, 1], m[1, 2], m[1, 3] = h11, h12, h13
+    m[2, 2], m[2, 3], m[3, 3] = h22, h23, h33
+    for i in range(4):
+        for j in range(i):
+            m[i, j] = m[j, i]
+    return s0
+
+
+@njit(cache=True, error_model="numpy")
+def info_gauss1d_box(x, h, p, offc, valid, ge, read2, floor, info):  # pragma: no cover
+    """:func:`info_gauss1d` when the offset is one number per row, ``offc`` (B,): only the
+    pixels where the Gaussian is above exp(-LOG_CUT) of its peak are visited
+    (:func:`fitdiff.extract.lm_numba._fill_box`); the rest of the row has mu = c, one weight
+    and the Jacobian (0, 0, 0, 1), so it adds its weight times its valid pixels to the
+    background-background entry only. ``valid`` (B or 1, N)."""
+    B = p.shape[0]
+    N = x.shape[0]
+    g = np.zeros(N)
+    box = np.zeros(2, dtype=np.int64)
+    vf = np.empty(N)
+    nvalid = 0.0
+    for b in range(B):
+        if b == 0 or valid.shape[0] > 1:
+            vrow = valid[b if valid.shape[0] > 1 else 0]
+            nvalid = 0.0
+            for n in range(N):
+                vf[n] = 1.0 if vrow[n] else 0.0
+                nvalid += vf[n]
+        _fill_box(x, h, p[b, 1], p[b, 2], g, box)
+        lo, hi = box[0], box[1]
+        amp, c, off = p[b, 0], p[b, 3], offc[b]
+        s0 = _box_info(x[lo:hi], g[lo:hi], amp, p[b, 1], p[b, 2], c, off, vf[lo:hi], ge, read2, floor, info[b])
+        info[b, 3, 3] += (nvalid - s0) / max((c + off) * ge + read2, floor)

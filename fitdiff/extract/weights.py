@@ -103,10 +103,13 @@ class SliceErrors:
         else:
             self.base = use
 
-    def __call__(self, w2_model: np.ndarray) -> np.ndarray:
-        """Predicted w² error (µm²) of every row at ``w2_model`` (µm²); NaN where impossible."""
+    def __call__(self, w2_model: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Predicted w² error (µm²) of every row at ``w2_model`` (µm²); NaN where impossible
+        (and outside ``rows``, a bool mask, when given: each row's error is its own)."""
         w2_model = np.asarray(w2_model, float)
         good = self.base & np.isfinite(w2_model) & (w2_model > 0)
+        if rows is not None:
+            good &= rows
         out = np.full(w2_model.shape, np.nan)
         if not good.any():
             return out
@@ -154,6 +157,7 @@ def iterate_weights(
     fit: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
     *,
     n_iter: int = 4,
+    rtol: float = 1e-9,
 ) -> np.ndarray:
     """Fit w²(t) with model-based errors, re-evaluating the errors at the fitted model.
 
@@ -166,8 +170,11 @@ def iterate_weights(
     fit : callable (t, w2, err) -> w2_model on all rows' t
         The w²(t) fit (weighted by 1/err²) returning the model at every row's time.
     n_iter : int
-        Passes after the first; the errors change by < 1e-3 relative after ~3 on the DICE
-        model because they depend on w² only through the profile shape.
+        Passes after the first, at most; the errors change by < 1e-3 relative after ~3 on the
+        DICE model because they depend on w² only through the profile shape. The passes stop
+        earlier once the model w² moves by less than ``rtol`` (relative) on every used row.
+    rtol : float
+        That change; 1e-9 leaves the errors where further passes would put them to ~1e-9.
 
     Returns
     -------
@@ -180,11 +187,17 @@ def iterate_weights(
     # start: every used row at the median width, so no row's own fluctuation enters
     w2_model = np.full(len(widths), np.nanmedian(w2[use]))
     for _ in range(n_iter + 1):
-        err = predict(w2_model)
+        # the fit reads the used rows only: the others' errors wait for the final model
+        err = predict(w2_model, use)
         ok = use & np.isfinite(err) & (err > 0)
         if ok.sum() < 3:
-            return err
-        w2_model = fit(t[ok], w2[ok], err[ok])(t)
+            return predict(w2_model)
+        new = fit(t[ok], w2[ok], err[ok])(t)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            moved = np.abs(new[ok] - w2_model[ok]) > rtol * np.abs(new[ok])
+        w2_model = new
+        if not moved.any():
+            break
     return predict(w2_model)
 
 

@@ -363,8 +363,9 @@ def _fit_snr(coords, data, bad, offset, nm, mom, shape, grid=None) -> np.ndarray
     k = len(coords)
     pix = pixel_area(coords, grid if k == 2 else None)
     intensity = p0[:, 0] * (2 * np.pi * p0[:, 1 + k]) ** (k / 2) / pix
+    valid = ~bad if bad.any() else None  # None: no (B, N) array of True to build and read
     err = predicted_errors(
-        coords, p0, nm, offset=offset, valid=~bad, isotropic=True, grid=grid if k == 2 else None
+        coords, p0, nm, offset=offset, valid=valid, isotropic=True, grid=grid if k == 2 else None
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         return intensity / err["intensity_err"]
