@@ -107,6 +107,9 @@ def gauss_covariance(
     if not ok.any():
         return out
     info = _info_compiled(coords, p[ok], noise, offset, valid, ok) if len(coords) == 1 else None
+    if isinstance(info, tuple):  # the box kernel inverts as well (same rules as below)
+        out[ok] = info[1]
+        return out
     if info is None:
         mu, cache = model.evaluate(p[ok])
         off = np.broadcast_to(np.asarray(offset, float), (p.shape[0], mu.shape[1]))[ok]
@@ -129,9 +132,11 @@ def gauss_covariance(
 NUMPY_SECONDS_PER_PIXEL = 1e-7
 
 
-def _info_compiled(coords, p, noise, offset, valid, ok) -> np.ndarray | None:
+def _info_compiled(coords, p, noise, offset, valid, ok):
     """Fisher information (B, 4, 4) of 1D rows through the compiled sweep, or None when the
-    numpy path runs (numba missing or disabled, or not paying for its load yet)."""
+    numpy path runs (numba missing or disabled, or not paying for its load yet); with one
+    offset number per row, the information and its inverse (NaN unless finite with a
+    positive diagonal) from the box kernel, as a tuple."""
     x = np.asarray(coords[0], float)
     cost = NUMPY_SECONDS_PER_PIXEL * p.shape[0] * x.size
     if not compiled.wanted(cost):
@@ -156,6 +161,7 @@ def _info_compiled(coords, p, noise, offset, valid, ok) -> np.ndarray | None:
     # one offset number per row (the usual case): only the profile's box is visited
     offc = row_offsets(offset, (ok.size, x.size))
     if offc is not None:
+        cov = np.empty_like(info)
         if valid is None:
             vrows = np.ones((1, x.size), dtype=bool)
         else:
@@ -165,14 +171,15 @@ def _info_compiled(coords, p, noise, offset, valid, ok) -> np.ndarray | None:
             xc,
             lm_numba.uniform_step(x),
             pc,
-            np.ascontiguousarray(offc[ok] if offc.size == ok.size else offc),
+            np.ascontiguousarray(offc[ok]),
             np.require(vrows, np.bool_, ["C", "A", "W"]),
             float(noise.excess * noise.gain),
             float(noise.read_noise**2),
             float(noise.floor),
             info,
+            cov,
         )
-        return info
+        return info, cov
     fisher_numba.info_gauss1d(
         xc,
         lm_numba.uniform_step(x),

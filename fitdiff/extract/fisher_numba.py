@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .lm_numba import FLAGS, _fill_box, _fill_gauss
+from .lm_numba import FLAGS, _covariance_into, _fill_box, _fill_gauss
 
 
 @njit(cache=True, error_model="numpy", fastmath=FLAGS)
@@ -117,12 +117,13 @@ def _box_info(x, g, amp, x0, s, c, offc, vf, ge, read2, floor, m):  # pragma: no
 
 
 @njit(cache=True, error_model="numpy")
-def info_gauss1d_box(x, h, p, offc, valid, ge, read2, floor, info):  # pragma: no cover
+def info_gauss1d_box(x, h, p, offc, valid, ge, read2, floor, info, cov):  # pragma: no cover
     """:func:`info_gauss1d` when the offset is one number per row, ``offc`` (B,): only the
     pixels where the Gaussian is above exp(-LOG_CUT) of its peak are visited
     (:func:`fitdiff.extract.lm_numba._fill_box`); the rest of the row has mu = c, one weight
     and the Jacobian (0, 0, 0, 1), so it adds its weight times its valid pixels to the
-    background-background entry only. ``valid`` (B or 1, N)."""
+    background-background entry only. ``valid`` (B or 1, N). ``cov`` (B, 4, 4) receives the
+    inverse (NaN unless finite with a positive diagonal, as the numpy path)."""
     B = p.shape[0]
     N = x.shape[0]
     g = np.zeros(N)
@@ -139,5 +140,8 @@ def info_gauss1d_box(x, h, p, offc, valid, ge, read2, floor, info):  # pragma: n
         _fill_box(x, h, p[b, 1], p[b, 2], g, box)
         lo, hi = box[0], box[1]
         amp, c, off = p[b, 0], p[b, 3], offc[b]
-        s0 = _box_info(x[lo:hi], g[lo:hi], amp, p[b, 1], p[b, 2], c, off, vf[lo:hi], ge, read2, floor, info[b])
+        s0 = _box_info(
+            x[lo:hi], g[lo:hi], amp, p[b, 1], p[b, 2], c, off, vf[lo:hi], ge, read2, floor, info[b]
+        )
         info[b, 3, 3] += (nvalid - s0) / max((c + off) * ge + read2, floor)
+        _covariance_into(info[b], cov[b])

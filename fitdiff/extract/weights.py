@@ -65,10 +65,14 @@ class SliceErrors:
     use : ndarray of bool, optional
         Rows that define the smooth intensity, background and centre (default: ``ok`` rows,
         else all rows with a positive intensity).
+    settings : dict, optional
+        The table's settings when they are not (yet) in ``widths.attrs["settings"]``.
     """
 
-    def __init__(self, widths: pd.DataFrame, use: np.ndarray | None = None):
-        s = widths.attrs["settings"]
+    def __init__(
+        self, widths: pd.DataFrame, use: np.ndarray | None = None, settings: dict | None = None
+    ):
+        s = widths.attrs["settings"] if settings is None else settings
         grid = s["grid_um"]
         axes = [_axis(grid[a]) for a in ("y", "x") if a in grid]
         self.coords = [g.ravel() for g in np.meshgrid(*axes, indexing="ij")]
@@ -158,6 +162,7 @@ def iterate_weights(
     *,
     n_iter: int = 4,
     rtol: float = 1e-9,
+    settings: dict | None = None,
 ) -> np.ndarray:
     """Fit w²(t) with model-based errors, re-evaluating the errors at the fitted model.
 
@@ -175,6 +180,9 @@ def iterate_weights(
         earlier once the model w² moves by less than ``rtol`` (relative) on every used row.
     rtol : float
         That change; 1e-9 leaves the errors where further passes would put them to ~1e-9.
+    settings : dict, optional
+        The table's settings when they are not (yet) in ``widths.attrs["settings"]`` (pandas
+        deep-copies ``attrs`` on every column access).
 
     Returns
     -------
@@ -183,7 +191,7 @@ def iterate_weights(
     """
     t = widths["t_ps"].to_numpy(float)
     w2 = widths["w2_um2"].to_numpy(float)
-    predict = SliceErrors(widths, use)
+    predict = SliceErrors(widths, use, settings)
     # start: every used row at the median width, so no row's own fluctuation enters
     w2_model = np.full(len(widths), np.nanmedian(w2[use]))
     for _ in range(n_iter + 1):

@@ -253,9 +253,9 @@ def extract_widths(
         i = int(np.nanargmax(amp))
         sd = float(nm.sd(np.array([amp[i] + df["background"].iloc[i]]))[0])
         settings["cnr_estimate"] = float(amp[i] / sd)
+    if method == "gauss":  # before the attrs: pandas deep-copies them on every column access
+        _model_errors_and_collapse(df, settings)
     df.attrs["settings"] = settings
-    if method == "gauss":
-        _model_errors_and_collapse(df)
     return df
 
 
@@ -378,20 +378,20 @@ def _fit_snr(coords, data, bad, offset, nm, mom, shape, grid=None) -> np.ndarray
 COLLAPSE_RATIO = 0.4
 
 
-def _model_errors_and_collapse(df: pd.DataFrame) -> None:
+def _model_errors_and_collapse(df: pd.DataFrame, settings: dict) -> None:
     """Add ``w2_err_model_um2`` and flag collapsed slices (in place).
 
     The model width is a weighted quadratic in t through the ok slices, iterated with errors
     from the noise model (:mod:`fitdiff.extract.weights`); it only sets the weights and the
     collapse test, so its form matters little (the errors depend on w² through the profile
-    shape).
+    shape). ``settings`` are the table's (grid and noise model).
     """
     ok = df["ok"].to_numpy(bool)
     df["w2_err_model_um2"] = np.nan
     if ok.sum() < 4:
         return
     fit = polynomial_fit(2)
-    err = iterate_weights(df, ok, fit)
+    err = iterate_weights(df, ok, fit, settings=settings)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = df["w2_err_um2"].to_numpy(float) / err
     collapsed = ok & (ratio < COLLAPSE_RATIO)
@@ -403,7 +403,7 @@ def _model_errors_and_collapse(df: pd.DataFrame) -> None:
         ]
         ok = ok & ~collapsed
         if ok.sum() >= 4:
-            err = iterate_weights(df, ok, fit)
+            err = iterate_weights(df, ok, fit, settings=settings)
     df["w2_err_model_um2"] = err
 
 
