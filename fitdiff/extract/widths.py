@@ -14,7 +14,7 @@ from . import preprocess as pp
 from .fisher import pixel_area, predicted_errors
 from .gauss import gaussian_model, rotated_model
 from .lm import batched_lm
-from .moments import edge_pixels, fill_masked, profile_moments
+from .moments import edge_pixels, fill_masked, profile_moments, streak_moments
 from .noise import resolve_noise
 from .stack_moments import stack_moments
 from .stack_start import stack_start
@@ -163,6 +163,10 @@ def extract_widths(
     # a Gaussian fit follows: the rent-or-buy rule weighs the whole call, not the moments
     cost = lm.NUMPY_SECONDS_PER_PIXEL * data.size if method == "gauss" else None
     mom = stack_moments(grid, data, any_bad, offset, nm, edge_fraction, cost)
+    if len(axes) == 1 and not (method == "moment" and background != "fit"):
+        # rows of a streak: the same, the noise variance evaluated inside the one kernel
+        edges = edge_pixels(coords, edge_fraction)
+        mom = streak_moments(coords[0], data, any_bad, offset, nm, edges, cost)
     if mom is None or (method == "moment" and background != "fit"):
         filled = fill_masked(prep.data, prep.bad).reshape(nt, -1)
         # each full-image pass costs about as much as the moment sums themselves: passes that
