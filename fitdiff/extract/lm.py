@@ -271,8 +271,10 @@ def _run_numba(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -> 
     x = req(model.fast[1])
     data = req(data)
     offc = row_offsets(offset, data.shape)
+    shared = valid.strides[0] == 0  # one row of flags for all rows
     if offc is not None:  # one offset number per row: the box-restricted passes
         fit, off = kernel.fit_gauss1d_box, req(offc)
+        valid = valid[:1] if shared else valid
     else:
         fit, off = kernel.fit_gauss1d, req(np.broadcast_to(offset, data.shape))
     p, cov, chi2, converged, niter = fit(
@@ -288,7 +290,7 @@ def _run_numba(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -> 
         int(max_iter),
         float(tol),
     )
-    nfree = valid.sum(axis=1) - p.shape[1]
+    nfree = np.broadcast_to(valid.sum(axis=1), (len(p),)) - p.shape[1]
     return LMResult(
         p=p, cov=cov, chi2=chi2, nfree=nfree, converged=converged, niter=niter, backend="numba"
     )

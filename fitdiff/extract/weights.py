@@ -179,7 +179,8 @@ def iterate_weights(
         DICE model because they depend on w² only through the profile shape. The passes stop
         earlier once the model w² moves by less than ``rtol`` (relative) on every used row.
     rtol : float
-        That change; 1e-9 leaves the errors where further passes would put them to ~1e-9.
+        That change; 1e-9 leaves the errors where further passes would put them to ~1e-9
+        (the used rows keep the errors of the last pass, at the model before that change).
     settings : dict, optional
         The table's settings when they are not (yet) in ``widths.attrs["settings"]`` (pandas
         deep-copies ``attrs`` on every column access).
@@ -205,7 +206,10 @@ def iterate_weights(
             moved = np.abs(new[ok] - w2_model[ok]) > rtol * np.abs(new[ok])
         w2_model = new
         if not moved.any():
-            break
+            # the used rows' errors at a model that moved < rtol are final (to ~rtol): only
+            # the other rows are left to evaluate
+            rest = predict(w2_model, ~use)
+            return np.where(use, err, rest)
     return predict(w2_model)
 
 

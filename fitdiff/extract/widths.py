@@ -202,7 +202,8 @@ def extract_widths(
             coords,
             axes,
             data[rows],
-            bad[rows],
+            # no masked pixel: one row of flags shared by all (no (B, N) copy to build or read)
+            bad[rows] if any_bad else np.broadcast_to(bad[:1], (int(fit_rows.sum()), bad.shape[1])),
             # a frame shared by every row stays shared (indexing would copy it per row)
             offset[rows] if offset.strides[0] else offset[: int(fit_rows.sum())],
             nm,
@@ -489,7 +490,7 @@ def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter, gr
         gaussian_model(coords, isotropic=iso, grid=grid if k == 2 else None),
         p0,
         data,
-        ~bad,
+        ~bad if bad.strides[0] else np.broadcast_to(~bad[:1], bad.shape),
         nm.variance,
         offset,
         max_iter=max_iter,
@@ -633,7 +634,12 @@ def _reasons(prep, bad, snr, min_snr, out, coords, axes) -> np.ndarray:
     sig_axes = [out["sigma2_um2"]] if len(axes) == 1 else [out["sigma2_y_um2"], out["sigma2_x_um2"]]
     centres = [out["center_um"]] if len(axes) == 1 else [out["center_y_um"], out["center_um"]]
     checks = [
-        ((~bad).sum(axis=1) < 8, "masked: fewer than 8 usable pixels"),
+        (
+            (~bad).sum(axis=1) < 8
+            if prep.settings["masked_pixels"]
+            else np.full(n, bad.shape[1] < 8),
+            "masked: fewer than 8 usable pixels",
+        ),
         (
             prep.t_ps < 0 if prep.settings.get("time_zero_ps") is not None else np.zeros(n, bool),
             "pre-pulse (t < time zero)",
