@@ -458,9 +458,9 @@ def _store(hess, grad, g0, g1, g2, g3, h00, h01, h02, h03, h11, h12, h13, h22, h
 
 
 @njit(cache=True, error_model="numpy", fastmath=FLAGS)
-def _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, lo, hi, acc):
-    """Over [lo, hi) outside the trial box: add Σ w_c (mu_c - mu_t)(2d - mu_c - mu_t) (the
-    change of χ² at the current weights), Σ v and Σ v d' to ``acc`` (3,)."""
+def _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, lo, hi):
+    """Over [lo, hi) outside the trial box: Σ w_c (mu_c - mu_t)(2d - mu_c - mu_t) (the change
+    of χ² at the current weights), Σ v and Σ v d'."""
     ac, cc0, amp, c = pc[0], pc[3], pt[0], pt[3]
     delta = sh0 = sh1 = 0.0
     ds, vs, gcs, gts = d[lo:hi], vf[lo:hi], gc[lo:hi], gt[lo:hi]  # see _box_pass
@@ -473,9 +473,7 @@ def _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, lo, hi, acc
         delta += wc * (muc - mu) * (2.0 * dn - muc - mu)
         sh0 += v
         sh1 += v * (dn - shift)
-    acc[0] += delta
-    acc[1] += sh0
-    acc[2] += sh1
+    return delta, sh0, sh1
 
 
 @njit(cache=True, error_model="numpy", fastmath=FLAGS)
@@ -491,7 +489,6 @@ def _trial_pass(x, d, vf, offc, gc, bc, pc, gt, bt, pt, ge, read2, floor, tot, h
     a2 = amp / (2.0 * s * s)
     shift = tot[3]
     ta, tb = bt[0], bt[1]
-    acc = np.zeros(3)
     if bc[1] > bc[0] and tb > ta:
         lo, hi = min(bc[0], ta), max(bc[1], tb)
     elif bc[1] > bc[0]:
@@ -499,10 +496,11 @@ def _trial_pass(x, d, vf, offc, gc, bc, pc, gt, bt, pt, ge, read2, floor, tot, h
     else:
         lo, hi = ta, tb
     if tb > ta:  # the hull outside the trial box
-        _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, lo, ta, acc)
-        _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, tb, hi, acc)
+        e0, e1, e2 = _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, lo, ta)
+        f0, f1, f2 = _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, tb, hi)
+        e0, e1, e2 = e0 + f0, e1 + f1, e2 + f2
     else:
-        _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, lo, hi, acc)
+        e0, e1, e2 = _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, lo, hi)
     delta = chi2 = s0 = s1 = s2 = 0.0
     g0 = g1 = g2 = g3 = 0.0
     h00 = h01 = h02 = h03 = h11 = h12 = h13 = h22 = h23 = h33 = 0.0
@@ -543,8 +541,8 @@ def _trial_pass(x, d, vf, offc, gc, bc, pc, gt, bt, pt, ge, read2, floor, tot, h
         h22 += wj2 * j2
         h23 += wj2
         h33 += wn
-    delta += acc[0]
-    sh0, sh1 = acc[1] + s0, acc[2] + s1
+    delta += e0
+    sh0, sh1 = e1 + s0, e2 + s1
     # outside the hull both models are constants (current weights: the descent test)
     w_bc = 1.0 / max((cc0 + offc) * ge + read2, floor)
     delta += w_bc * (cc0 - c) * (2.0 * (tot[1] - sh1) - (c + cc0 - 2.0 * shift) * (tot[0] - sh0))

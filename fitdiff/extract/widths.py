@@ -21,11 +21,15 @@ from .stack_start import stack_start
 from .weights import grid_setting, iterate_weights, polynomial_fit
 
 METHODS = ("gauss", "moment")
-#: numpy seconds per pixel of a whole Gaussian extraction of a streak, in the units of
-#: :data:`compiled.LOAD_SECONDS`: on a 1024 × 1024 Poisson streak (benchmarks/bench_extract.py
-#: --cold-only, one run) the numpy path took 2.15 s warm and loading numba 0.74 s, so a call
-#: costs 2.9 loads per 1.05e6 pixels; streaks above ~360k pixels load numba up front.
-GAUSS_STREAK_NUMPY_SECONDS_PER_PIXEL = 2.8e-6
+#: numpy seconds per pixel of a whole Gaussian extraction (every stage of the call), per kind
+#: of image, in the units of :data:`compiled.LOAD_SECONDS`: the one rent-or-buy decision of a
+#: call (:func:`compiled.load_if_paying`) weighs it. Streak: on a 1024 × 1024 Poisson streak
+#: (benchmarks/bench_extract.py --cold-only, one run) the numpy path took 2.15 s warm and
+#: loading numba 0.74 s, so a call costs 2.9 loads per 1.05e6 pixels; streaks above ~360k
+#: pixels load numba up front. Stack: the numpy fit's cost per pixel
+#: (:data:`fitdiff.extract.lm.NUMPY_SECONDS_PER_PIXEL`), the rule the stack path applied at
+#: its first stage.
+GAUSS_NUMPY_SECONDS_PER_PIXEL = {"streak": 2.8e-6, "stack": lm.NUMPY_SECONDS_PER_PIXEL}
 SHAPES = ("isotropic", "elliptical", "rotated")
 
 
@@ -145,10 +149,11 @@ def extract_widths(
     nm = nm_pixel.binned(prep.settings["summed_pixels"])
     nt = prep.data.shape[0]
     axes = list(prep.coords)  # ["x"] or ["y", "x"]
-    if method == "gauss" and len(axes) == 1:
+    if method == "gauss":
         # one decision for the whole call (moments, signal test, fit, Fisher weights): stage
-        # by stage, a large streak would run its first stages on numpy and then load anyway
-        compiled.load_if_paying(GAUSS_STREAK_NUMPY_SECONDS_PER_PIXEL * prep.data.size)
+        # by stage, a large image would run its first stages on numpy and then load anyway
+        kind = "streak" if len(axes) == 1 else "stack"
+        compiled.load_if_paying(GAUSS_NUMPY_SECONDS_PER_PIXEL[kind] * prep.data.size)
     grids = np.meshgrid(*[prep.coords[a] for a in axes], indexing="ij")
     coords = [g.ravel() for g in grids]
     data = prep.data.reshape(nt, -1)
@@ -160,13 +165,12 @@ def extract_widths(
     # subtracted before: a background left in would count as signal. Frames of a stack
     # without masked pixels take one compiled pass (None: the general path below)
     any_bad = prep.settings["masked_pixels"] > 0
-    # a Gaussian fit follows: the rent-or-buy rule weighs the whole call, not the moments
-    cost = lm.NUMPY_SECONDS_PER_PIXEL * data.size if method == "gauss" else None
-    mom = stack_moments(grid, data, any_bad, offset, nm, edge_fraction, cost)
+    # (a Gaussian fit has made its rent-or-buy decision for the whole call above)
+    mom = stack_moments(grid, data, any_bad, offset, nm, edge_fraction)
     if len(axes) == 1 and not (method == "moment" and background != "fit"):
         # rows of a streak: the same, the noise variance evaluated inside the one kernel
         edges = edge_pixels(coords, edge_fraction)
-        mom = streak_moments(coords[0], data, any_bad, offset, nm, edges, cost)
+        mom = streak_moments(coords[0], data, any_bad, offset, nm, edges)
     if mom is None or (method == "moment" and background != "fit"):
         filled = fill_masked(prep.data, prep.bad).reshape(nt, -1)
         # each full-image pass costs about as much as the moment sums themselves: passes that
