@@ -342,7 +342,8 @@ def fit_gauss1d(x, h, data, valid, offset, p0, ge, read2, floor, max_iter, tol):
 # one weight and the Jacobian (0, 0, 0, 1), so their share of χ², the gradient and the normal
 # matrix follows from three row sums (Σ v, Σ v d', Σ v d'², v the valid flag, d' = d - shift)
 # minus the same sums inside the box [a, b). Dropping the tail changes any sum by < ~1e-10 of
-# the profile's. A spot that has collapsed onto a noise spike (a few pixels wide) then costs a
+# the profile's (the box reaches further for a peak far above its background: :func:`_cut`).
+# A spot that has collapsed onto a noise spike (a few pixels wide) then costs a
 # few pixels per iteration instead of the whole row.
 # ---------------------------------------------------------------------------------------------
 
@@ -351,28 +352,44 @@ LOG_CUT = 25.0
 
 
 @njit(cache=True, error_model="numpy")
-def _fill_box(x, h, x0, s, g, box):
+def _fill_box(x, h, x0, s, cut, g, box):
     """g = exp(-(x - x0)² / (2 s)) on the box of (x0, s), 0 elsewhere.
 
     ``box`` (2,) int holds the box of what ``g`` held on entry (its pixels are zeroed first)
     and the new box [box[0], box[1]) on return. ``h`` = 0 (non-uniform grid): the whole row.
+    ``cut``: the box ends where g < exp(-cut) (:func:`_cut`).
     """
-    n = x.shape[0]
     g[box[0] : box[1]] = 0.0
+    a, b = _box_bounds(x, h, x0, s, cut)
+    box[0], box[1] = a, b
+    if b > a:
+        _fill_gauss(x[a:b], h, x0, s, g[a:b])
+
+
+@njit(cache=True, error_model="numpy")
+def _box_bounds(x, h, x0, s, cut):
+    """The pixels [a, b) where exp(-(x - x0)² / (2 s)) >= exp(-cut); the whole row when
+    ``h`` = 0 (non-uniform grid) or the bounds are not finite."""
+    n = x.shape[0]
     a, b = 0, n
     if h > 0.0:
-        hw = math.sqrt(2.0 * s * LOG_CUT)
+        hw = math.sqrt(2.0 * s * cut)
         lo = (x0 - hw - x[0]) / h
         hi = (x0 + hw - x[0]) / h
         if np.isfinite(lo) and np.isfinite(hi):
             # clamped as floats first: int() of a huge value is undefined in LLVM
             a = int(min(max(math.ceil(lo), 0.0), float(n)))
             b = int(min(max(math.floor(hi) + 1.0, 0.0), float(n)))
-    if b < a:
-        b = a
-    box[0], box[1] = a, b
-    if b > a:
-        _fill_gauss(x[a:b], h, x0, s, g[a:b])
+    return a, max(a, b)
+
+
+@njit(cache=True, error_model="numpy")
+def _cut(amp, c, offc, ge, read2, floor):
+    """Where the box of a profile ends, -ln g: LOG_CUT, and further out while the profile
+    still exceeds exp(-LOG_CUT) of the background's variance (a peak far above its
+    background changes the weights of pixels where g is below exp(-LOG_CUT) of its peak)."""
+    ratio = abs(amp * ge) / max((c + offc) * ge + read2, floor)
+    return LOG_CUT + (math.log(ratio) if ratio > 1.0 else 0.0)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FLAGS)
@@ -606,7 +623,7 @@ def _fit_row_box(x, h, d, valid, offc, p, ge, read2, floor, max_iter, tol, cov):
     niter = 0
     ok_start = _admissible(p)
     if ok_start:
-        _fill_box(x, h, p[1], p[2], g, box)
+        _fill_box(x, h, p[1], p[2], _cut(p[0], p[3], offc, ge, read2, floor), g, box)
     else:  # no iteration; χ² and covariance of the whole row, as the numpy path gives them
         _fill_gauss(x, h, p[1], p[2], g)
         box[1] = n
@@ -625,7 +642,8 @@ def _fit_row_box(x, h, d, valid, offc, p, ge, read2, floor, max_iter, tol, cov):
             ok_step = finite and _admissible(trial)
             better = False
             if ok_step:
-                _fill_box(x, h, trial[1], trial[2], g_try, box_t)
+                cut = _cut(trial[0], trial[3], offc, ge, read2, floor)
+                _fill_box(x, h, trial[1], trial[2], cut, g_try, box_t)
                 delta, chi2_t = _trial_pass(
                     x,
                     d,
