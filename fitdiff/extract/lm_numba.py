@@ -184,7 +184,12 @@ def _solve(a, b, out):
     Hand-written because a LAPACK call per row and iteration costs more than the arithmetic;
     a zero pivot (singular matrix, where LAPACK would raise) gives NaN, like the numpy path.
     """
-    m = np.empty((NPAR, NPAR + 1))
+    _solve_into(a, b, out, np.empty((NPAR, NPAR + 1)))
+
+
+@njit(cache=True, error_model="numpy")
+def _solve_into(a, b, out, m):
+    """:func:`_solve` with the work matrix ``m`` (4, 5) given (no allocation per call)."""
     m[:, :NPAR] = a
     m[:, NPAR] = b
     for col in range(NPAR):
@@ -349,6 +354,8 @@ def fit_gauss1d(x, h, data, valid, offset, p0, ge, read2, floor, max_iter, tol):
 
 #: Gaussian values below exp(-LOG_CUT) count as zero (outside the box); lm2d_numba's cut.
 LOG_CUT = 25.0
+#: Peak-to-background-variance ratio above which the box reaches further (:func:`_cut`).
+CUT_RATIO = 100.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -385,11 +392,12 @@ def _box_bounds(x, h, x0, s, cut):
 
 @njit(cache=True, error_model="numpy")
 def _cut(amp, c, offc, ge, read2, floor):
-    """Where the box of a profile ends, -ln g: LOG_CUT, and further out while the profile
-    still exceeds exp(-LOG_CUT) of the background's variance (a peak far above its
-    background changes the weights of pixels where g is below exp(-LOG_CUT) of its peak)."""
+    """Where the box of a profile ends, -ln g: LOG_CUT, and further out for a peak more than
+    CUT_RATIO times its background's variance, until the profile is below
+    CUT_RATIO·exp(-LOG_CUT) ≈ 1.4e-9 of that variance: a peak far above its background
+    still changes the weights of pixels where g is below exp(-LOG_CUT)."""
     ratio = abs(amp * ge) / max((c + offc) * ge + read2, floor)
-    return LOG_CUT + (math.log(ratio) if ratio > 1.0 else 0.0)
+    return LOG_CUT + (math.log(ratio / CUT_RATIO) if ratio > CUT_RATIO else 0.0)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FLAGS)
@@ -616,6 +624,7 @@ def _fit_row_box(x, h, d, valid, offc, p, ge, read2, floor, max_iter, tol, cov):
     hess_t = np.empty((NPAR, NPAR))
     grad_t = np.empty(NPAR)
     damped = np.empty((NPAR, NPAR))
+    work = np.empty((NPAR, NPAR + 1))
     step = np.empty(NPAR)
     trial = np.empty(NPAR)
     lam = 1e-3
@@ -634,7 +643,7 @@ def _fit_row_box(x, h, d, valid, offc, p, ge, read2, floor, max_iter, tol, cov):
             damped[:, :] = hess
             for k in range(NPAR):
                 damped[k, k] += lam * hess[k, k]
-            _solve(damped, grad, step)
+            _solve_into(damped, grad, step, work)
             finite = True
             for k in range(NPAR):
                 trial[k] = p[k] + step[k]
