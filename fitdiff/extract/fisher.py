@@ -19,11 +19,22 @@ from .lm import _inverse, row_offsets
 from .noise import NoiseModel
 
 
+def distinct(c: np.ndarray) -> int:
+    """Number of distinct values of one flattened pixel-centre axis; a strictly monotonic one
+    (a streak's x) needs no sort."""
+    c = np.asarray(c)
+    if c.ndim == 1 and c.size > 1:
+        step = np.diff(c)
+        if (step > 0).all() or (step < 0).all():
+            return int(c.size)
+    return len(np.unique(c))
+
+
 def pixel_area(coords: list[np.ndarray], grid: tuple | None = None) -> float:
     """Area of one pixel (µm^k) from flattened pixel-centre coordinates (uniform steps), or
     from the axes ``grid`` of the mesh when given (no sort of the flattened coordinates)."""
     axes = coords if grid is None else grid
-    n = [len(np.unique(c)) for c in coords] if grid is None else [len(g) for g in grid]
+    n = [distinct(c) for c in coords] if grid is None else [len(g) for g in grid]
     return float(np.prod([np.ptp(c) / max(k - 1, 1) for c, k in zip(axes, n, strict=True)]))
 
 

@@ -11,7 +11,7 @@ from ..errors import ExtractionError, FitdiffDeprecationWarning
 from ..io.measurement import Measurement
 from . import compiled, lm
 from . import preprocess as pp
-from .fisher import pixel_area, predicted_errors
+from .fisher import distinct, pixel_area, predicted_errors
 from .gauss import gaussian_model, rotated_model
 from .lm import batched_lm
 from .moments import edge_pixels, fill_masked, profile_moments, streak_moments
@@ -462,10 +462,10 @@ def gauss_start(coords, data, bad, mom) -> np.ndarray:
     c0 = mom["background"]
     peak = mom["peak"] if "peak" in mom else row_peak(data, bad)
     amp = np.maximum(peak - c0, 1e-12)
-    pix = np.prod([np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords])
+    pix = np.prod([np.ptp(c) / max(distinct(c) - 1, 1) for c in coords])
     area = np.maximum(mom["intensity"], 1e-12) * pix
     s2 = (area / (amp * (2 * np.pi) ** (k / 2))) ** (2.0 / k)
-    lo = min(np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords) ** 2 / 4
+    lo = min(np.ptp(c) / max(distinct(c) - 1, 1) for c in coords) ** 2 / 4
     hi = max(np.ptp(c) for c in coords) ** 2
     s2 = np.clip(np.nan_to_num(s2, nan=hi / 16), lo, hi)
     centres = []
@@ -509,7 +509,7 @@ def _gauss_columns(coords, axes, data, bad, offset, nm, mom, shape, max_iter, gr
     grad[:, iw] = 2.0 if (iso and k == 2) or k == 1 else 1.0
     w2 = (grad * p).sum(axis=1)
     w2_err = np.sqrt(np.einsum("bp,bpq,bq->b", grad, cov, grad))
-    pix = np.prod([np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords])
+    pix = np.prod([np.ptp(c) / max(distinct(c) - 1, 1) for c in coords])
     # intensity in counts: the fitted Gaussian's integral divided by the pixel area
     amp = p[:, 0]
     if iso:
@@ -569,7 +569,7 @@ def _rotated_columns(coords, grid, data, bad, offset, nm, mom, max_iter) -> dict
     grad_w2 = np.zeros(p.shape)
     grad_w2[:, 3:5] = 1.0  # w² = tr Σ
     w2, w2_err = syy + sxx, propagated(grad_w2)
-    pix = np.prod([np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords])
+    pix = np.prod([np.ptp(c) / max(distinct(c) - 1, 1) for c in coords])
     with np.errstate(invalid="ignore", divide="ignore"):
         det = syy * sxx - sxy * sxy
         norm = 2 * np.pi * np.sqrt(det) / pix  # ∫ exp(-½ rᵀΣ⁻¹r) d²r / pixel area
