@@ -21,10 +21,7 @@ The issue-15 rows: ``extract_widths`` all in against one bare moment pass (three
 sums per row, the memory-bound floor) and against the per-row curve_fit loop, and the first
 ``extract_widths`` call in a new process (numba import and cache load, or the numpy path when
 that is cheaper for the image: :mod:`fitdiff.extract.compiled`), timed in fresh subprocesses
-against the warm call of the same process. The all-in ratio is printed in wall time (best of
-the repeats) and in CPU seconds of the process (the bare sums may run on both cores through
-numpy's BLAS, which the wall time rewards on an idle machine and penalises on a busy one).
-The breakdown counts the rows the Gaussian fit runs, their iterations and the rows of the
+against the warm call of the same process. The breakdown counts the rows the Gaussian fit runs, their iterations and the rows of the
 Fisher-information passes.
 
     python benchmarks/bench_extract.py [--rows 1024] [--cols 1024] [--seed 0] [--numpy]
@@ -77,18 +74,6 @@ def best_of(fn, repeat: int) -> float:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def best_cpu(fn, repeat: int) -> float:
-    """Least CPU time of this process over ``repeat`` calls, seconds: every thread counts
-    (numpy's BLAS may split the bare sums over both cores, which shortens their wall time on
-    an idle machine and lengthens it on a busy one)."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        times.append(time.process_time() - t0)
     return min(times)
 
 
@@ -151,8 +136,6 @@ def main(argv=None) -> None:
     t_batched = t_path[path]
     backend_env = {"numpy": "0", "numba": "1"}[path]
     t_full = best_of(lambda: with_numba_setting(backend_env, lambda: extract_widths(m)), 3)
-    c_bare = best_cpu(bare_moments, 10)
-    c_full = best_cpu(lambda: with_numba_setting(backend_env, lambda: extract_widths(m)), 5)
     df = with_numba_setting(backend_env, lambda: extract_widths(m))
     ok = df["ok"].to_numpy()
 
@@ -227,10 +210,6 @@ def main(argv=None) -> None:
     print(
         f"extract_widths / bare sums  = {t_full / t_bare:7.2f}x  (issue 15 target <= 5, "
         f"all in, path {path})"
-    )
-    print(
-        f"  the same in CPU seconds     = {c_full / c_bare:7.2f}x  ({1e3 * c_full:.1f} ms / "
-        f"{1e3 * c_bare:.1f} ms; every thread counts, steadier on a shared machine)"
     )
     both = ok & np.isfinite(s2_naive)
     rel = np.abs(s2_batched[both] - s2_naive[both]) / s2_naive[both]
