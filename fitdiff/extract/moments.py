@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import ExtractionError, MissingExtraError
 from . import compiled
+from .lm import row_offsets
 
 
 def edge_pixels(coords: list[np.ndarray], fraction: float) -> np.ndarray:
@@ -234,8 +235,6 @@ def streak_moments(
         numpy_seconds = NUMPY_SECONDS_PER_PIXEL * data.size
     if not compiled.wanted(numpy_seconds):
         return None
-    from .lm import row_offsets
-
     offc = row_offsets(offset, data.shape)
     kernel = _kernel()
     if offc is None or kernel is None or not np.isfinite(offc).all():
