@@ -21,7 +21,8 @@ The issue-15 rows: ``extract_widths`` all in against one bare moment pass (three
 sums per row, the memory-bound floor) and against the per-row curve_fit loop, and the first
 ``extract_widths`` call in a new process (numba import and cache load, or the numpy path when
 that is cheaper for the image: :mod:`fitdiff.extract.compiled`), timed in fresh subprocesses
-against the warm call of the same process.
+against the warm call of the same process. The breakdown counts the rows the Gaussian fit runs, their iterations and the rows of the
+Fisher-information passes.
 
     python benchmarks/bench_extract.py [--rows 1024] [--cols 1024] [--seed 0] [--numpy]
     python benchmarks/bench_extract.py --cold-only      # just the first-call rows
@@ -128,13 +129,14 @@ def main(argv=None) -> None:
         extract_widths(m)
         t_warm = time.perf_counter() - t0
     t_moment = best_of(moment_pass, 5)
-    t_bare = best_of(bare_moments, 5)
+    # the bare sums take ~10 ms: more repeats find an undisturbed one on a shared machine
+    t_bare = best_of(bare_moments, 20)
     t_path = {"numpy": best_of(lambda: batched("numpy"), 3)}
     if fast:
         t_path["numba"] = best_of(lambda: batched("numba"), 5)
     t_batched = t_path[path]
     backend_env = {"numpy": "0", "numba": "1"}[path]
-    t_full = best_of(lambda: with_numba_setting(backend_env, lambda: extract_widths(m)), 3)
+    t_full = best_of(lambda: with_numba_setting(backend_env, lambda: extract_widths(m)), 5)
     df = with_numba_setting(backend_env, lambda: extract_widths(m))
     ok = df["ok"].to_numpy()
 
@@ -261,6 +263,7 @@ def breakdown(m, backend_env: str) -> None:
         "extract_widths": "all in",
         "prepare": "preprocessing (crop, bin, masks, offset)",
         "profile_moments": "moment statistics (start values, signal test)",
+        "streak_moments": "moment statistics, one kernel (start values, signal test)",
         "_fit_snr": "fitted-signal test (predicted errors at the start values)",
         "_gauss_columns": "batched Gaussian fit and its columns",
         "_model_errors_and_collapse": "model-based w2 errors (Fisher, iterated) and collapse test",
@@ -274,6 +277,44 @@ def breakdown(m, backend_env: str) -> None:
     for name, label in parts.items():
         if name in cum and name != "extract_widths":
             print(f"    {label:62s} {100 * cum[name] / total:5.1f} %")
+    iterations(m, backend_env)
+
+
+def iterations(m, backend_env: str) -> None:
+    """How many rows the Gaussian fit runs, their LM iterations, and the rows of the Fisher
+    information passes (signal test and model-based w² errors) of one ``extract_widths``."""
+    from fitdiff.extract import weights, widths
+
+    seen = {"rows": 0, "calls": 0}
+    fit_lm, pe_w, pe_s = widths.batched_lm, weights.predicted_errors, widths.predicted_errors
+
+    def lm_spy(*a, **k):
+        seen["lm"] = out = fit_lm(*a, **k)
+        return out
+
+    def pe_spy(fn):
+        def spy(coords, p, *a, **k):
+            seen["rows"] += len(p)
+            seen["calls"] += 1
+            return fn(coords, p, *a, **k)
+
+        return spy
+
+    widths.batched_lm, weights.predicted_errors = lm_spy, pe_spy(pe_w)
+    widths.predicted_errors = pe_spy(pe_s)
+    try:
+        df = with_numba_setting(backend_env, lambda: extract_widths(m))
+    finally:
+        widths.batched_lm, weights.predicted_errors, widths.predicted_errors = fit_lm, pe_w, pe_s
+    n = seen["lm"].niter
+    cap = df.attrs["settings"]["max_iter"]
+    ok = df["ok"].to_numpy()[df["redchi"].notna().to_numpy()]  # the fitted rows' flags
+    print(
+        f"    fitted rows {n.size} ({int(ok.sum())} end ok); LM iterations {int(n.sum())} "
+        f"({int(n[ok].sum())} in the ok rows), at the {cap}-iteration cap "
+        f"{int((n >= cap).sum())}, > 36: {int((n > 36).sum())}"
+    )
+    print(f"    Fisher information: {seen['calls']} passes over {seen['rows']} rows in all")
 
 
 _COLD = """

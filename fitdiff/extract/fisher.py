@@ -15,15 +15,26 @@ import numpy as np
 
 from . import compiled
 from .gauss import gaussian_model
-from .lm import _inverse
+from .lm import _inverse, row_offsets
 from .noise import NoiseModel
+
+
+def distinct(c: np.ndarray) -> int:
+    """Number of distinct values of one flattened pixel-centre axis; a strictly monotonic one
+    (a streak's x) needs no sort."""
+    c = np.asarray(c)
+    if c.ndim == 1 and c.size > 1:
+        step = np.diff(c)
+        if (step > 0).all() or (step < 0).all():
+            return int(c.size)
+    return len(np.unique(c))
 
 
 def pixel_area(coords: list[np.ndarray], grid: tuple | None = None) -> float:
     """Area of one pixel (µm^k) from flattened pixel-centre coordinates (uniform steps), or
     from the axes ``grid`` of the mesh when given (no sort of the flattened coordinates)."""
     axes = coords if grid is None else grid
-    n = [len(np.unique(c)) for c in coords] if grid is None else [len(g) for g in grid]
+    n = [distinct(c) for c in coords] if grid is None else [len(g) for g in grid]
     return float(np.prod([np.ptp(c) / max(k - 1, 1) for c, k in zip(axes, n, strict=True)]))
 
 
@@ -107,6 +118,9 @@ def gauss_covariance(
     if not ok.any():
         return out
     info = _info_compiled(coords, p[ok], noise, offset, valid, ok) if len(coords) == 1 else None
+    if isinstance(info, tuple):  # the box kernel inverts as well (same rules as below)
+        out[ok] = info[1]
+        return out
     if info is None:
         mu, cache = model.evaluate(p[ok])
         off = np.broadcast_to(np.asarray(offset, float), (p.shape[0], mu.shape[1]))[ok]
@@ -129,9 +143,11 @@ def gauss_covariance(
 NUMPY_SECONDS_PER_PIXEL = 1e-7
 
 
-def _info_compiled(coords, p, noise, offset, valid, ok) -> np.ndarray | None:
+def _info_compiled(coords, p, noise, offset, valid, ok):
     """Fisher information (B, 4, 4) of 1D rows through the compiled sweep, or None when the
-    numpy path runs (numba missing or disabled, or not paying for its load yet)."""
+    numpy path runs (numba missing or disabled, or not paying for its load yet); with one
+    offset number per row, the information and its inverse (NaN unless finite with a
+    positive diagonal) from the box kernel, as a tuple."""
     x = np.asarray(coords[0], float)
     cost = NUMPY_SECONDS_PER_PIXEL * p.shape[0] * x.size
     if not compiled.wanted(cost):
@@ -151,10 +167,34 @@ def _info_compiled(coords, p, noise, offset, valid, ok) -> np.ndarray | None:
         return np.require(np.broadcast_to(a, (p.shape[0], a.shape[1])), dtype, ["C", "A", "W"])
 
     info = np.empty((p.shape[0], 4, 4))
+    xc = np.require(x, np.float64, ["C", "A", "W"])
+    pc = np.require(p, np.float64, ["C", "A", "W"])
+    # one offset number per row (the usual case): only the profile's box is visited
+    offc = row_offsets(offset, (ok.size, x.size))
+    if offc is not None:
+        cov = np.empty_like(info)
+        if valid is None:
+            vrows = np.ones((1, x.size), dtype=bool)
+        else:
+            vrows = np.asarray(valid, bool).reshape(-1, x.size)
+            vrows = vrows[ok] if vrows.shape[0] == ok.size and ok.size > 1 else vrows
+        fisher_numba.info_gauss1d_box(
+            xc,
+            lm_numba.uniform_step(x),
+            pc,
+            np.ascontiguousarray(offc[ok]),
+            np.require(vrows, np.bool_, ["C", "A", "W"]),
+            float(noise.excess * noise.gain),
+            float(noise.read_noise**2),
+            float(noise.floor),
+            info,
+            cov,
+        )
+        return info, cov
     fisher_numba.info_gauss1d(
-        np.require(x, np.float64, ["C", "A", "W"]),
+        xc,
         lm_numba.uniform_step(x),
-        np.require(p, np.float64, ["C", "A", "W"]),
+        pc,
         rows(offset, np.float64),
         rows(True if valid is None else valid, np.bool_),
         float(noise.excess * noise.gain),

@@ -280,12 +280,19 @@ def _run_numba(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -> 
 
     x = req(model.fast[1])
     data = req(data)
-    p, cov, chi2, converged, niter = kernel.fit_gauss1d(
+    offc = row_offsets(offset, data.shape)
+    shared = valid.strides[0] == 0  # one row of flags for all rows
+    if offc is not None:  # one offset number per row: the box-restricted passes
+        fit, off = kernel.fit_gauss1d_box, req(offc)
+        valid = valid[:1] if shared else valid
+    else:
+        fit, off = kernel.fit_gauss1d, req(np.broadcast_to(offset, data.shape))
+    p, cov, chi2, converged, niter = fit(
         x,
         kernel.uniform_step(x),
         data,
         req(valid, np.bool_),
-        req(np.broadcast_to(np.asarray(offset, dtype=float), data.shape)),
+        off,
         req(np.array(p0, dtype=np.float64)),
         float(noise.excess * noise.gain),
         float(noise.read_noise**2),
@@ -293,10 +300,22 @@ def _run_numba(kernel, model, p0, data, valid, noise, offset, max_iter, tol) -> 
         int(max_iter),
         float(tol),
     )
-    nfree = valid.sum(axis=1) - p.shape[1]
+    nfree = np.broadcast_to(valid.sum(axis=1), (len(p),)) - p.shape[1]
     return LMResult(
         p=p, cov=cov, chi2=chi2, nfree=nfree, converged=converged, niter=niter, backend="numba"
     )
+
+
+def row_offsets(offset, shape: tuple[int, int]) -> np.ndarray | None:
+    """The offset as one number per row (B,) when it is constant along each row of ``shape``
+    (B, N), else None. A frame shared by every row (stride 0) is tested once."""
+    off = np.broadcast_to(np.asarray(offset, dtype=float), shape)
+    if off.shape[1] == 0:
+        return np.zeros(shape[0])
+    head = off[:1] if off.strides[0] == 0 else off
+    if off.strides[1] != 0 and not (head == head[:, :1]).all():
+        return None
+    return np.ascontiguousarray(off[:, 0])
 
 
 def _run_numba2d(

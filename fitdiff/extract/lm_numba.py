@@ -184,7 +184,12 @@ def _solve(a, b, out):
     Hand-written because a LAPACK call per row and iteration costs more than the arithmetic;
     a zero pivot (singular matrix, where LAPACK would raise) gives NaN, like the numpy path.
     """
-    m = np.empty((NPAR, NPAR + 1))
+    _solve_into(a, b, out, np.empty((NPAR, NPAR + 1)))
+
+
+@njit(cache=True, error_model="numpy")
+def _solve_into(a, b, out, m):
+    """:func:`_solve` with the work matrix ``m`` (4, 5) given (no allocation per call)."""
     m[:, :NPAR] = a
     m[:, NPAR] = b
     for col in range(NPAR):
@@ -329,6 +334,392 @@ def fit_gauss1d(x, h, data, valid, offset, p0, ge, read2, floor, max_iter, tol):
     for i in range(nrow):
         c2, conv, it = _fit_row(
             x, h, data[i], valid[i], offset[i], p[i], ge, read2, floor, max_iter, tol, cov[i]
+        )
+        chi2[i] = c2
+        converged[i] = conv
+        niter[i] = it
+    return p, cov, chi2, converged, niter
+
+
+# ---------------------------------------------------------------------------------------------
+# Box-restricted passes, as the 2D kernels do (lm2d_numba): when the offset is one number per
+# row, the pixels where the Gaussian is below exp(-LOG_CUT) ≈ 1.4e-11 of its peak have mu = c,
+# one weight and the Jacobian (0, 0, 0, 1), so their share of χ², the gradient and the normal
+# matrix follows from three row sums (Σ v, Σ v d', Σ v d'², v the valid flag, d' = d - shift)
+# minus the same sums inside the box [a, b). Dropping the tail changes any sum by < ~1e-10 of
+# the profile's (the box reaches further for a peak far above its background: :func:`_cut`).
+# A spot that has collapsed onto a noise spike (a few pixels wide) then costs a
+# few pixels per iteration instead of the whole row.
+# ---------------------------------------------------------------------------------------------
+
+#: Gaussian values below exp(-LOG_CUT) count as zero (outside the box); lm2d_numba's cut.
+LOG_CUT = 25.0
+#: Peak-to-background-variance ratio above which the box reaches further (:func:`_cut`).
+CUT_RATIO = 100.0
+
+
+@njit(cache=True, error_model="numpy")
+def _fill_box(x, h, x0, s, cut, g, box):
+    """g = exp(-(x - x0)² / (2 s)) on the box of (x0, s), 0 elsewhere.
+
+    ``box`` (2,) int holds the box of what ``g`` held on entry (its pixels are zeroed first)
+    and the new box [box[0], box[1]) on return. ``h`` = 0 (non-uniform grid): the whole row.
+    ``cut``: the box ends where g < exp(-cut) (:func:`_cut`).
+    """
+    g[box[0] : box[1]] = 0.0
+    a, b = _box_bounds(x, h, x0, s, cut)
+    box[0], box[1] = a, b
+    if b > a:
+        _fill_gauss(x[a:b], h, x0, s, g[a:b])
+
+
+@njit(cache=True, error_model="numpy")
+def _box_bounds(x, h, x0, s, cut):
+    """The pixels [a, b) where exp(-(x - x0)² / (2 s)) >= exp(-cut); the whole row when
+    ``h`` = 0 (non-uniform grid) or the bounds are not finite."""
+    n = x.shape[0]
+    a, b = 0, n
+    if h > 0.0:
+        hw = math.sqrt(2.0 * s * cut)
+        lo = (x0 - hw - x[0]) / h
+        hi = (x0 + hw - x[0]) / h
+        if np.isfinite(lo) and np.isfinite(hi):
+            # clamped as floats first: int() of a huge value is undefined in LLVM
+            a = int(min(max(math.ceil(lo), 0.0), float(n)))
+            b = int(min(max(math.floor(hi) + 1.0, 0.0), float(n)))
+    return a, max(a, b)
+
+
+@njit(cache=True, error_model="numpy")
+def _cut(amp, c, offc, ge, read2, floor):
+    """Where the box of a profile ends, -ln g: LOG_CUT, and further out for a peak more than
+    CUT_RATIO times its background's variance, until the profile is below
+    CUT_RATIO·exp(-LOG_CUT) ≈ 1.4e-9 of that variance: a peak far above its background
+    still changes the weights of pixels where g is below exp(-LOG_CUT)."""
+    ratio = abs(amp * ge) / max((c + offc) * ge + read2, floor)
+    return LOG_CUT + (math.log(ratio / CUT_RATIO) if ratio > CUT_RATIO else 0.0)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FLAGS)
+def _row_sums(d, vf, shift, tot):
+    """tot = (Σ v, Σ v d', Σ v d'², shift), d' = d - shift; ``shift`` near the row's
+    background keeps the outside χ² from being a difference of large numbers."""
+    s0 = s1 = s2 = 0.0
+    for n in range(d.shape[0]):
+        dd = d[n] - shift
+        s0 += vf[n]
+        s1 += vf[n] * dd
+        s2 += vf[n] * dd * dd
+    tot[0], tot[1], tot[2], tot[3] = s0, s1, s2, shift
+
+
+@njit(cache=True, error_model="numpy", fastmath=FLAGS)
+def _box_pass(x, d, vf, offc, g, a, b, p, ge, read2, floor, tot, hess, grad):
+    """:func:`_normal_pass` over the box [a, b), the rest of the row from ``tot``; the offset
+    is the number ``offc``. Returns χ² with the weights of ``p``."""
+    amp, x0, s, c = p[0], p[1], p[2], p[3]
+    a1 = amp / s
+    a2 = amp / (2.0 * s * s)
+    shift = tot[3]
+    chi2 = s0 = s1 = s2 = 0.0
+    g0 = g1 = g2 = g3 = 0.0
+    h00 = h01 = h02 = h03 = h11 = h12 = h13 = h22 = h23 = h33 = 0.0
+    # loops over views from 0: with range(a, b) the index may be negative as far as LLVM can
+    # tell, the wraparound test stays in the loop and it is not vectorised (~3x slower)
+    xs, ds, vs, gs = x[a:b], d[a:b], vf[a:b], g[a:b]
+    for n in range(xs.shape[0]):
+        u = xs[n] - x0
+        gn = gs[n]
+        mu = amp * gn + c
+        v = vs[n]
+        wn = v / max((mu + offc) * ge + read2, floor)
+        dn = ds[n]
+        r = dn - mu
+        wr = wn * r
+        chi2 += wr * r
+        dd = dn - shift
+        s0 += v
+        s1 += v * dd
+        s2 += v * dd * dd
+        j1 = gn * (u * a1)
+        j2 = gn * (u * u * a2)
+        g0 += wr * gn
+        g1 += wr * j1
+        g2 += wr * j2
+        g3 += wr
+        wj0 = wn * gn
+        wj1 = wn * j1
+        wj2 = wn * j2
+        h00 += wj0 * gn
+        h01 += wj0 * j1
+        h02 += wj0 * j2
+        h03 += wj0
+        h11 += wj1 * j1
+        h12 += wj1 * j2
+        h13 += wj1
+        h22 += wj2 * j2
+        h23 += wj2
+        h33 += wn
+    # the rest of the row: mu = c, one weight, Jacobian (0, 0, 0, 1)
+    w_bg = 1.0 / max((c + offc) * ge + read2, floor)
+    o0, o1, o2 = tot[0] - s0, tot[1] - s1, tot[2] - s2
+    dc = c - shift
+    chi2 += w_bg * (o2 - 2.0 * dc * o1 + dc * dc * o0)
+    g3 += w_bg * (o1 - dc * o0)
+    h33 += w_bg * o0
+    _store(hess, grad, g0, g1, g2, g3, h00, h01, h02, h03, h11, h12, h13, h22, h23, h33)
+    return chi2
+
+
+@njit(cache=True, error_model="numpy")
+def _store(hess, grad, g0, g1, g2, g3, h00, h01, h02, h03, h11, h12, h13, h22, h23, h33):
+    grad[0], grad[1], grad[2], grad[3] = g0, g1, g2, g3
+    hess[0, 0], hess[0, 1], hess[0, 2], hess[0, 3] = h00, h01, h02, h03
+    hess[1, 1], hess[1, 2], hess[1, 3] = h11, h12, h13
+    hess[2, 2], hess[2, 3], hess[3, 3] = h22, h23, h33
+    for i in range(NPAR):
+        for j in range(i):
+            hess[i, j] = hess[j, i]
+
+
+@njit(cache=True, error_model="numpy", fastmath=FLAGS)
+def _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, lo, hi):
+    """Over [lo, hi) outside the trial box: Σ w_c (mu_c - mu_t)(2d - mu_c - mu_t) (the change
+    of χ² at the current weights), Σ v and Σ v d'."""
+    ac, cc0, amp, c = pc[0], pc[3], pt[0], pt[3]
+    delta = sh0 = sh1 = 0.0
+    ds, vs, gcs, gts = d[lo:hi], vf[lo:hi], gc[lo:hi], gt[lo:hi]  # see _box_pass
+    for n in range(ds.shape[0]):
+        muc = ac * gcs[n] + cc0
+        mu = amp * gts[n] + c
+        v = vs[n]
+        dn = ds[n]
+        wc = v / max((muc + offc) * ge + read2, floor)
+        delta += wc * (muc - mu) * (2.0 * dn - muc - mu)
+        sh0 += v
+        sh1 += v * (dn - shift)
+    return delta, sh0, sh1
+
+
+@njit(cache=True, error_model="numpy", fastmath=FLAGS)
+def _trial_pass(x, d, vf, offc, gc, bc, pc, gt, bt, pt, ge, read2, floor, tot, hess, grad):
+    """The descent test and the trial's normal equations in one pass: returns (χ²(trial) -
+    χ²(current) at the current weights, χ²(trial) at its own weights) and fills ``hess``,
+    ``grad`` as :func:`_box_pass` at ``pt`` (box ``bt``, Gaussian ``gt``), so an accepted step
+    needs no pass of its own. The hull of the two boxes is visited once; the rest of the row
+    follows from ``tot``. ``gc``, ``gt`` are zero outside their boxes ``bc``, ``bt``."""
+    ac, cc0 = pc[0], pc[3]
+    amp, x0, s, c = pt[0], pt[1], pt[2], pt[3]
+    a1 = amp / s
+    a2 = amp / (2.0 * s * s)
+    shift = tot[3]
+    ta, tb = bt[0], bt[1]
+    if bc[1] > bc[0] and tb > ta:
+        lo, hi = min(bc[0], ta), max(bc[1], tb)
+    elif bc[1] > bc[0]:
+        lo, hi = bc[0], bc[1]
+    else:
+        lo, hi = ta, tb
+    if tb > ta:  # the hull outside the trial box
+        e0, e1, e2 = _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, lo, ta)
+        f0, f1, f2 = _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, tb, hi)
+        e0, e1, e2 = e0 + f0, e1 + f1, e2 + f2
+    else:
+        e0, e1, e2 = _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, lo, hi)
+    delta = chi2 = s0 = s1 = s2 = 0.0
+    g0 = g1 = g2 = g3 = 0.0
+    h00 = h01 = h02 = h03 = h11 = h12 = h13 = h22 = h23 = h33 = 0.0
+    xs, ds, vs, gcs, gts = x[ta:tb], d[ta:tb], vf[ta:tb], gc[ta:tb], gt[ta:tb]  # see _box_pass
+    for n in range(xs.shape[0]):
+        gn = gts[n]
+        muc = ac * gcs[n] + cc0
+        mu = amp * gn + c
+        v = vs[n]
+        dn = ds[n]
+        wc = v / max((muc + offc) * ge + read2, floor)
+        delta += wc * (muc - mu) * (2.0 * dn - muc - mu)
+        wn = v / max((mu + offc) * ge + read2, floor)
+        r = dn - mu
+        wr = wn * r
+        chi2 += wr * r
+        dd = dn - shift
+        s0 += v
+        s1 += v * dd
+        s2 += v * dd * dd
+        u = xs[n] - x0
+        j1 = gn * (u * a1)
+        j2 = gn * (u * u * a2)
+        g0 += wr * gn
+        g1 += wr * j1
+        g2 += wr * j2
+        g3 += wr
+        wj0 = wn * gn
+        wj1 = wn * j1
+        wj2 = wn * j2
+        h00 += wj0 * gn
+        h01 += wj0 * j1
+        h02 += wj0 * j2
+        h03 += wj0
+        h11 += wj1 * j1
+        h12 += wj1 * j2
+        h13 += wj1
+        h22 += wj2 * j2
+        h23 += wj2
+        h33 += wn
+    delta += e0
+    sh0, sh1 = e1 + s0, e2 + s1
+    # outside the hull both models are constants (current weights: the descent test)
+    w_bc = 1.0 / max((cc0 + offc) * ge + read2, floor)
+    delta += w_bc * (cc0 - c) * (2.0 * (tot[1] - sh1) - (c + cc0 - 2.0 * shift) * (tot[0] - sh0))
+    # outside the trial box: mu = c, one weight, Jacobian (0, 0, 0, 1)
+    w_bg = 1.0 / max((c + offc) * ge + read2, floor)
+    o0, o1, o2 = tot[0] - s0, tot[1] - s1, tot[2] - s2
+    dc = c - shift
+    chi2 += w_bg * (o2 - 2.0 * dc * o1 + dc * dc * o0)
+    g3 += w_bg * (o1 - dc * o0)
+    h33 += w_bg * o0
+    _store(hess, grad, g0, g1, g2, g3, h00, h01, h02, h03, h11, h12, h13, h22, h23, h33)
+    return delta, chi2
+
+
+@njit(cache=True, error_model="numpy")
+def _covariance_into(hess, cov):
+    """cov = hess⁻¹ (NaN unless finite with a positive diagonal)."""
+    cov[:, :] = np.nan
+    for i in range(NPAR):
+        for j in range(NPAR):
+            if not np.isfinite(hess[i, j]):
+                return
+    unit = np.zeros(NPAR)
+    col = np.empty(NPAR)
+    for j in range(NPAR):
+        unit[:] = 0.0
+        unit[j] = 1.0
+        _solve(hess, unit, col)
+        cov[:, j] = col
+    for k in range(NPAR):
+        if not cov[k, k] > 0:  # False for NaN too
+            cov[:, :] = np.nan
+            return
+
+
+@njit(cache=True, error_model="numpy")
+def _fit_row_box(x, h, d, valid, offc, p, ge, read2, floor, max_iter, tol, cov):
+    """:func:`_fit_row` with the box-restricted passes (one offset number ``offc`` per row):
+    the same iteration, with the descent test and the next normal equations from one pass."""
+    n = x.shape[0]
+    vf = np.empty(n)
+    nvalid = 0
+    for k in range(n):
+        vf[k] = 1.0 if valid[k] else 0.0
+        nvalid += valid[k]
+    tot = np.empty(4)
+    _row_sums(d, vf, p[3] if np.isfinite(p[3]) else 0.0, tot)
+    g = np.zeros(n)
+    g_try = np.zeros(n)
+    box = np.zeros(2, dtype=np.int64)
+    box_t = np.zeros(2, dtype=np.int64)
+    hess = np.empty((NPAR, NPAR))
+    grad = np.empty(NPAR)
+    hess_t = np.empty((NPAR, NPAR))
+    grad_t = np.empty(NPAR)
+    damped = np.empty((NPAR, NPAR))
+    work = np.empty((NPAR, NPAR + 1))
+    step = np.empty(NPAR)
+    trial = np.empty(NPAR)
+    lam = 1e-3
+    converged = False
+    niter = 0
+    ok_start = _admissible(p)
+    if ok_start:
+        _fill_box(x, h, p[1], p[2], _cut(p[0], p[3], offc, ge, read2, floor), g, box)
+    else:  # no iteration; χ² and covariance of the whole row, as the numpy path gives them
+        _fill_gauss(x, h, p[1], p[2], g)
+        box[1] = n
+    # the normal equations at the start; later ones come from _trial_pass
+    chi2 = _box_pass(x, d, vf, offc, g, box[0], box[1], p, ge, read2, floor, tot, hess, grad)
+    if ok_start and nvalid > NPAR:
+        for _ in range(max_iter):
+            damped[:, :] = hess
+            for k in range(NPAR):
+                damped[k, k] += lam * hess[k, k]
+            _solve_into(damped, grad, step, work)
+            finite = True
+            for k in range(NPAR):
+                trial[k] = p[k] + step[k]
+                finite = finite and np.isfinite(step[k])
+            ok_step = finite and _admissible(trial)
+            better = False
+            if ok_step:
+                cut = _cut(trial[0], trial[3], offc, ge, read2, floor)
+                _fill_box(x, h, trial[1], trial[2], cut, g_try, box_t)
+                delta, chi2_t = _trial_pass(
+                    x,
+                    d,
+                    vf,
+                    offc,
+                    g,
+                    box,
+                    p,
+                    g_try,
+                    box_t,
+                    trial,
+                    ge,
+                    read2,
+                    floor,
+                    tot,
+                    hess_t,
+                    grad_t,
+                )
+                better = delta <= 0.0
+            niter += 1
+            lam = lam * 0.1 if better else lam * 10.0
+            lam = min(max(lam, 1e-9), 1e9)
+            # every step below tol standard errors (1/sqrt(H_kk) of the point it started from)
+            small = finite
+            for k in range(NPAR):
+                se = math.sqrt(abs(1.0 / hess[k, k])) if hess[k, k] > 0 else 0.0
+                small = small and abs(step[k]) <= tol * se
+            if better:  # the normal equations of the new point are the trial's
+                p[:] = trial
+                g, g_try = g_try, g
+                box, box_t = box_t, box
+                hess, hess_t = hess_t, hess
+                grad, grad_t = grad_t, grad
+                chi2 = chi2_t
+            if small:
+                converged = True
+            if small or ((not better) and lam >= 1e9):
+                break
+    # hess and chi2 belong to p: the covariance needs no further pass
+    _covariance_into(hess, cov)
+    return chi2, converged, niter
+
+
+@njit(cache=True, error_model="numpy")
+def fit_gauss1d_box(x, h, data, valid, offc, p0, ge, read2, floor, max_iter, tol):
+    """:func:`fit_gauss1d` when the offset is one number per row, ``offc`` (B,): the passes
+    cover only the profile's box (see LOG_CUT). ``valid`` (B or 1, N). Same returns."""
+    nrow = data.shape[0]
+    p = p0.copy()
+    cov = np.empty((nrow, NPAR, NPAR))
+    chi2 = np.empty(nrow)
+    converged = np.zeros(nrow, dtype=np.bool_)
+    niter = np.zeros(nrow, dtype=np.int64)
+    for i in range(nrow):
+        c2, conv, it = _fit_row_box(
+            x,
+            h,
+            data[i],
+            valid[i if valid.shape[0] > 1 else 0],
+            offc[i],
+            p[i],
+            ge,
+            read2,
+            floor,
+            max_iter,
+            tol,
+            cov[i],
         )
         chi2[i] = c2
         converged[i] = conv

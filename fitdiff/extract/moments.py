@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import ExtractionError, MissingExtraError
 from . import compiled
+from .lm import row_offsets
 
 
 def edge_pixels(coords: list[np.ndarray], fraction: float) -> np.ndarray:
@@ -190,4 +191,77 @@ def _numpy_moments(coords, data, variance, edges) -> dict[str, np.ndarray]:
         "w2_err": factor * w2_err,
         "background": bg,
         "kurtosis_excess": kurt,
+    }
+
+
+def streak_moments(
+    x, data, bad, offset, noise, edges, numpy_seconds: float | None = None
+) -> dict | None:
+    """:func:`profile_moments` of 1D rows with the noise-model variance at the data, in one
+    compiled kernel, or None when it does not apply (the caller takes the general path).
+
+    The variance of a pixel, ``noise.variance(data + offset)``, is evaluated inside the
+    kernel (:func:`fitdiff.extract.moments_numba.row_moments_noise1d`) instead of as a
+    (B, N) array, and each row's largest pixel comes out of the same sweep. Applies to rows
+    with no masked pixel and one offset number per row, when numba is wanted
+    (:mod:`.compiled`).
+
+    Parameters
+    ----------
+    x : ndarray (N,)
+        Pixel centres, µm.
+    data : ndarray (B, N)
+        Counts after background subtraction (float64, finite).
+    bad : bool
+        Whether any pixel is masked (then None).
+    offset : ndarray broadcastable to ``data``
+        Counts subtracted before (the noise model sees ``data + offset``).
+    noise : NoiseModel
+        Pixel variance model (counts²).
+    edges : ndarray of bool (N,)
+        Background pixels (:func:`edge_pixels`).
+    numpy_seconds : float, optional
+        What the numpy path of the whole call is predicted to cost (s), for the rent-or-buy
+        rule of :mod:`.compiled`. Default: the moments alone.
+
+    Returns
+    -------
+    dict or None
+        The keys of :func:`profile_moments` and ``peak`` (largest pixel of each row, counts).
+    """
+    if bad or data.shape[0] == 0:
+        return None
+    if numpy_seconds is None:
+        numpy_seconds = NUMPY_SECONDS_PER_PIXEL * data.size
+    if not compiled.wanted(numpy_seconds):
+        return None
+    offc = row_offsets(offset, data.shape)
+    kernel = _kernel()
+    if offc is None or kernel is None or not np.isfinite(offc).all():
+        return None
+    table = np.empty((data.shape[0], kernel.NFIXED + 3))
+    peak = np.empty(data.shape[0])
+    kernel.row_moments_noise1d(
+        np.ascontiguousarray(x, dtype=float),
+        np.require(data, np.float64, ["C_CONTIGUOUS", "ALIGNED"]),
+        np.ascontiguousarray(offc),
+        float(noise.excess * noise.gain),
+        float(noise.read_noise**2),
+        float(noise.floor),
+        np.ascontiguousarray(edges, dtype=bool),
+        table,
+        peak,
+    )
+    nf = kernel.NFIXED
+    return {
+        "intensity": table[:, kernel.INTENSITY],
+        "intensity_err": table[:, kernel.INTENSITY_ERR],
+        "center": [table[:, nf]],
+        "sigma2": [table[:, nf + 1]],
+        "sigma2_err": [table[:, nf + 2]],
+        "w2": 2.0 * table[:, kernel.W2],
+        "w2_err": 2.0 * table[:, kernel.W2_ERR],
+        "background": table[:, kernel.BACKGROUND],
+        "kurtosis_excess": table[:, kernel.KURTOSIS],
+        "peak": peak,
     }

@@ -122,3 +122,85 @@ def row_moments(coords, data, variance, edges, gauss_ratio, out):  # pragma: no 
         for a in range(k):
             out[b, NFIXED + 3 * a] = cen[a]
             out[b, NFIXED + 3 * a + 1] = s2[a]
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def row_moments_noise1d(x, data, offc, ge, read2, floor, edges, out, peak):  # pragma: no cover
+    """:func:`row_moments` of 1D rows (k = 1) with the noise-model variance of each pixel,
+    max((d + offc[b])·ge + read2, floor), evaluated on the fly (no (B, N) variance array),
+    and each row's largest pixel into ``peak`` (B,).
+
+    Two sweeps per row: (1) the edge background's sums, m0, the centroid, Σ v, Σ_edge v and the
+    peak; (2) Σ f y, Σ f, Σ f² y and the variance-weighted Σ v f, Σ v f², Σ_edge v f with
+    f = (x - centre)², from which the delta-method error of σ² follows by expanding
+    Σ v (df/dpixel)² in powers of f (the numpy version's formula, summed in another order).
+    Sums may be reordered (vectorised); ``edges`` (N,) bool, all False: no background.
+    """
+    N = x.shape[0]
+    B = data.shape[0]
+    n_edge = 0
+    for j in range(N):
+        if edges[j]:
+            n_edge += 1
+    eidx = np.empty(n_edge, dtype=np.int64)
+    ef = np.zeros(N)
+    i = 0
+    for j in range(N):
+        if edges[j]:
+            eidx[i] = j
+            ef[j] = 1.0
+            i += 1
+    for b in range(B):
+        d = data[b]
+        off = offc[b]
+        bg = 0.0
+        for i in range(n_edge):
+            bg += d[eidx[i]]
+        if n_edge > 0:
+            bg /= n_edge
+        m0 = c1 = sv = sev = 0.0
+        top = -np.inf
+        for j in range(N):
+            dj = d[j]
+            y = dj - bg
+            m0 += y
+            c1 += y * x[j]
+            v = max((dj + off) * ge + read2, floor)
+            sv += v
+            sev += ef[j] * v
+            top = max(top, dj)
+        cen = c1 / m0
+        s2 = sf = r4 = svf = svf2 = sevf = 0.0
+        for j in range(N):
+            dj = d[j]
+            y = dj - bg
+            u = x[j] - cen
+            f = u * u
+            v = max((dj + off) * ge + read2, floor)
+            s2 += f * y
+            sf += f
+            r4 += f * f * y
+            vf = v * f
+            svf += vf
+            svf2 += vf * f
+            sevf += ef[j] * vf
+        q = s2 / m0
+        # intensity error: d intensity / d pixel = 1 - N/n_edge on edge pixels
+        w_edge = 1.0 - (N / n_edge if n_edge > 0 else 0.0)
+        ie = sv + (w_edge * w_edge - 1.0) * sev
+        # σ² error: d q / d pixel_j = (f_j - q)/m0 - [j edge] T, T = Σ (f - q)/m0 / n_edge
+        through = (sf - N * q) / m0 / n_edge if n_edge > 0 else 0.0
+        direct2 = (svf2 - 2.0 * q * svf + q * q * sv) / (m0 * m0)
+        cross = (sevf - q * sev) / m0
+        err2 = direct2 - 2.0 * through * cross + through * through * sev
+        err = math.sqrt(err2)
+        out[b, INTENSITY] = m0
+        out[b, INTENSITY_ERR] = math.sqrt(ie)
+        out[b, BACKGROUND] = bg
+        out[b, KURTOSIS] = r4 / m0 / (q * q) - 3.0
+        out[b, W2] = q
+        out[b, W2_ERR] = err
+        out[b, NFIXED] = cen
+        out[b, NFIXED + 1] = q
+        out[b, NFIXED + 2] = err
+        peak[b] = top

@@ -65,10 +65,14 @@ class SliceErrors:
     use : ndarray of bool, optional
         Rows that define the smooth intensity, background and centre (default: ``ok`` rows,
         else all rows with a positive intensity).
+    settings : dict, optional
+        The table's settings when they are not (yet) in ``widths.attrs["settings"]``.
     """
 
-    def __init__(self, widths: pd.DataFrame, use: np.ndarray | None = None):
-        s = widths.attrs["settings"]
+    def __init__(
+        self, widths: pd.DataFrame, use: np.ndarray | None = None, settings: dict | None = None
+    ):
+        s = widths.attrs["settings"] if settings is None else settings
         grid = s["grid_um"]
         axes = [_axis(grid[a]) for a in ("y", "x") if a in grid]
         self.coords = [g.ravel() for g in np.meshgrid(*axes, indexing="ij")]
@@ -104,11 +108,8 @@ class SliceErrors:
             self.base = use
 
     def __call__(self, w2_model: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Predicted w² error (µm²) of every row at ``w2_model`` (µm²); NaN where impossible.
-
-        ``rows`` (bool), when given, limits the work to those rows (NaN elsewhere); each row's
-        error depends on that row alone, so they equal the full call's.
-        """
+        """Predicted w² error (µm²) of every row at ``w2_model`` (µm²); NaN where impossible
+        (and outside ``rows``, a bool mask, when given: each row's error is its own)."""
         w2_model = np.asarray(w2_model, float)
         good = self.base & np.isfinite(w2_model) & (w2_model > 0)
         if rows is not None:
@@ -160,6 +161,8 @@ def iterate_weights(
     fit: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
     *,
     n_iter: int = 4,
+    rtol: float = 1e-9,
+    settings: dict | None = None,
 ) -> np.ndarray:
     """Fit w²(t) with model-based errors, re-evaluating the errors at the fitted model.
 
@@ -172,8 +175,15 @@ def iterate_weights(
     fit : callable (t, w2, err) -> w2_model on all rows' t
         The w²(t) fit (weighted by 1/err²) returning the model at every row's time.
     n_iter : int
-        Passes after the first; the errors change by < 1e-3 relative after ~3 on the DICE
-        model because they depend on w² only through the profile shape.
+        Passes after the first, at most; the errors change by < 1e-3 relative after ~3 on the
+        DICE model because they depend on w² only through the profile shape. The passes stop
+        earlier once the model w² moves by less than ``rtol`` (relative) on every used row.
+    rtol : float
+        That change; 1e-9 leaves the errors where further passes would put them to ~1e-9
+        (the used rows keep the errors of the last pass, at the model before that change).
+    settings : dict, optional
+        The table's settings when they are not (yet) in ``widths.attrs["settings"]`` (pandas
+        deep-copies ``attrs`` on every column access).
 
     Returns
     -------
@@ -182,16 +192,24 @@ def iterate_weights(
     """
     t = widths["t_ps"].to_numpy(float)
     w2 = widths["w2_um2"].to_numpy(float)
-    predict = SliceErrors(widths, use)
+    predict = SliceErrors(widths, use, settings)
     # start: every used row at the median width, so no row's own fluctuation enters
     w2_model = np.full(len(widths), np.nanmedian(w2[use]))
     for _ in range(n_iter + 1):
-        # only the used rows enter the fit: the Fisher passes of the others wait for the end
+        # the fit reads the used rows only: the others' errors wait for the final model
         err = predict(w2_model, use)
         ok = use & np.isfinite(err) & (err > 0)
         if ok.sum() < 3:
             return predict(w2_model)
-        w2_model = fit(t[ok], w2[ok], err[ok])(t)
+        new = fit(t[ok], w2[ok], err[ok])(t)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            moved = np.abs(new[ok] - w2_model[ok]) > rtol * np.abs(new[ok])
+        w2_model = new
+        if not moved.any():
+            # the used rows' errors at a model that moved < rtol are final (to ~rtol): only
+            # the other rows are left to evaluate
+            rest = predict(w2_model, ~use)
+            return np.where(use, err, rest)
     return predict(w2_model)
 
 

@@ -11,21 +11,25 @@ from ..errors import ExtractionError, FitdiffDeprecationWarning
 from ..io.measurement import Measurement
 from . import compiled, lm
 from . import preprocess as pp
-from .fisher import pixel_area, predicted_errors
+from .fisher import distinct, pixel_area, predicted_errors
 from .gauss import gaussian_model, rotated_model
 from .lm import batched_lm
-from .moments import edge_pixels, fill_masked, profile_moments
+from .moments import edge_pixels, fill_masked, profile_moments, streak_moments
 from .noise import resolve_noise
 from .stack_moments import stack_moments
 from .stack_start import stack_start
 from .weights import grid_setting, iterate_weights, polynomial_fit
 
 METHODS = ("gauss", "moment")
-#: numpy seconds per pixel of a whole Gaussian extraction of a streak, in the units of
-#: :data:`compiled.LOAD_SECONDS`: on a 1024 × 1024 Poisson streak (benchmarks/bench_extract.py
-#: --cold-only, one run) the numpy path took 2.15 s warm and loading numba 0.74 s, so a call
-#: costs 2.9 loads per 1.05e6 pixels; streaks above ~360k pixels load numba up front.
-GAUSS_STREAK_NUMPY_SECONDS_PER_PIXEL = 2.8e-6
+#: numpy seconds per pixel of a whole Gaussian extraction (every stage of the call), per kind
+#: of image, in the units of :data:`compiled.LOAD_SECONDS`: the one rent-or-buy decision of a
+#: call (:func:`compiled.load_if_paying`) weighs it. Streak: on a 1024 × 1024 Poisson streak
+#: (benchmarks/bench_extract.py --cold-only, one run) the numpy path took 2.15 s warm and
+#: loading numba 0.74 s, so a call costs 2.9 loads per 1.05e6 pixels; streaks above ~360k
+#: pixels load numba up front. Stack: the numpy fit's cost per pixel
+#: (:data:`fitdiff.extract.lm.NUMPY_SECONDS_PER_PIXEL`), the rule the stack path applied at
+#: its first stage.
+GAUSS_NUMPY_SECONDS_PER_PIXEL = {"streak": 2.8e-6, "stack": lm.NUMPY_SECONDS_PER_PIXEL}
 SHAPES = ("isotropic", "elliptical", "rotated")
 
 
@@ -145,10 +149,11 @@ def extract_widths(
     nm = nm_pixel.binned(prep.settings["summed_pixels"])
     nt = prep.data.shape[0]
     axes = list(prep.coords)  # ["x"] or ["y", "x"]
-    if method == "gauss" and len(axes) == 1:
+    if method == "gauss":
         # one decision for the whole call (moments, signal test, fit, Fisher weights): stage
-        # by stage, a large streak would run its first stages on numpy and then load anyway
-        compiled.load_if_paying(GAUSS_STREAK_NUMPY_SECONDS_PER_PIXEL * prep.data.size)
+        # by stage, a large image would run its first stages on numpy and then load anyway
+        kind = "streak" if len(axes) == 1 else "stack"
+        compiled.load_if_paying(GAUSS_NUMPY_SECONDS_PER_PIXEL[kind] * prep.data.size)
     grids = np.meshgrid(*[prep.coords[a] for a in axes], indexing="ij")
     coords = [g.ravel() for g in grids]
     data = prep.data.reshape(nt, -1)
@@ -160,9 +165,12 @@ def extract_widths(
     # subtracted before: a background left in would count as signal. Frames of a stack
     # without masked pixels take one compiled pass (None: the general path below)
     any_bad = prep.settings["masked_pixels"] > 0
-    # a Gaussian fit follows: the rent-or-buy rule weighs the whole call, not the moments
-    cost = lm.NUMPY_SECONDS_PER_PIXEL * data.size if method == "gauss" else None
-    mom = stack_moments(grid, data, any_bad, offset, nm, edge_fraction, cost)
+    # (a Gaussian fit has made its rent-or-buy decision for the whole call above)
+    mom = stack_moments(grid, data, any_bad, offset, nm, edge_fraction)
+    if len(axes) == 1 and not (method == "moment" and background != "fit"):
+        # rows of a streak: the same, the noise variance evaluated inside the one kernel
+        edges = edge_pixels(coords, edge_fraction)
+        mom = streak_moments(coords[0], data, any_bad, offset, nm, edges)
     if mom is None or (method == "moment" and background != "fit"):
         filled = fill_masked(prep.data, prep.bad).reshape(nt, -1)
         # each full-image pass costs about as much as the moment sums themselves: passes that
@@ -201,7 +209,8 @@ def extract_widths(
             coords,
             axes,
             data if frames is not None else data[rows],
-            bad[rows],
+            # no masked pixel: one row of flags shared by all (no (B, N) copy to build or read)
+            bad[rows] if any_bad else np.broadcast_to(bad[:1], (int(fit_rows.sum()), bad.shape[1])),
             # a frame shared by every row stays shared (indexing would copy it per row)
             offset[rows] if offset.strides[0] else offset[: int(fit_rows.sum())],
             nm,
@@ -257,9 +266,9 @@ def extract_widths(
         i = int(np.nanargmax(amp))
         sd = float(nm.sd(np.array([amp[i] + df["background"].iloc[i]]))[0])
         settings["cnr_estimate"] = float(amp[i] / sd)
+    if method == "gauss":  # before the attrs: pandas deep-copies them on every column access
+        _model_errors_and_collapse(df, settings)
     df.attrs["settings"] = settings
-    if method == "gauss":
-        _model_errors_and_collapse(df)
     return df
 
 
@@ -385,8 +394,9 @@ def _fit_snr(coords, data, bad, offset, nm, mom, shape, grid=None) -> np.ndarray
     k = len(coords)
     pix = pixel_area(coords, grid if k == 2 else None)
     intensity = p0[:, 0] * (2 * np.pi * p0[:, 1 + k]) ** (k / 2) / pix
+    valid = ~bad if bad.any() else None  # None: no (B, N) array of True to build and read
     err = predicted_errors(
-        coords, p0, nm, offset=offset, valid=~bad, isotropic=True, grid=grid if k == 2 else None
+        coords, p0, nm, offset=offset, valid=valid, isotropic=True, grid=grid if k == 2 else None
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         return intensity / err["intensity_err"]
@@ -399,20 +409,20 @@ def _fit_snr(coords, data, bad, offset, nm, mom, shape, grid=None) -> np.ndarray
 COLLAPSE_RATIO = 0.4
 
 
-def _model_errors_and_collapse(df: pd.DataFrame) -> None:
+def _model_errors_and_collapse(df: pd.DataFrame, settings: dict) -> None:
     """Add ``w2_err_model_um2`` and flag collapsed slices (in place).
 
     The model width is a weighted quadratic in t through the ok slices, iterated with errors
     from the noise model (:mod:`fitdiff.extract.weights`); it only sets the weights and the
     collapse test, so its form matters little (the errors depend on w² through the profile
-    shape).
+    shape). ``settings`` are the table's (grid and noise model).
     """
     ok = df["ok"].to_numpy(bool)
     df["w2_err_model_um2"] = np.nan
     if ok.sum() < 4:
         return
     fit = polynomial_fit(2)
-    err = iterate_weights(df, ok, fit)
+    err = iterate_weights(df, ok, fit, settings=settings)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = df["w2_err_um2"].to_numpy(float) / err
     collapsed = ok & (ratio < COLLAPSE_RATIO)
@@ -424,7 +434,7 @@ def _model_errors_and_collapse(df: pd.DataFrame) -> None:
         ]
         ok = ok & ~collapsed
         if ok.sum() >= 4:
-            err = iterate_weights(df, ok, fit)
+            err = iterate_weights(df, ok, fit, settings=settings)
     df["w2_err_model_um2"] = err
 
 
@@ -474,10 +484,10 @@ def gauss_start(coords, data, bad, mom) -> np.ndarray:
     c0 = mom["background"]
     peak = mom["peak"] if "peak" in mom else row_peak(data, bad)
     amp = np.maximum(peak - c0, 1e-12)
-    pix = np.prod([np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords])
+    pix = np.prod([np.ptp(c) / max(distinct(c) - 1, 1) for c in coords])
     area = np.maximum(mom["intensity"], 1e-12) * pix
     s2 = (area / (amp * (2 * np.pi) ** (k / 2))) ** (2.0 / k)
-    lo = min(np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords) ** 2 / 4
+    lo = min(np.ptp(c) / max(distinct(c) - 1, 1) for c in coords) ** 2 / 4
     hi = max(np.ptp(c) for c in coords) ** 2
     s2 = np.clip(np.nan_to_num(s2, nan=hi / 16), lo, hi)
     centres = []
@@ -510,7 +520,7 @@ def _gauss_columns(
         gaussian_model(coords, isotropic=iso, grid=grid if k == 2 else None),
         p0,
         data,
-        ~bad,
+        ~bad if bad.strides[0] else np.broadcast_to(~bad[:1], bad.shape),
         nm.variance,
         offset,
         max_iter=max_iter,
@@ -526,7 +536,7 @@ def _gauss_columns(
     grad[:, iw] = 2.0 if (iso and k == 2) or k == 1 else 1.0
     w2 = (grad * p).sum(axis=1)
     w2_err = np.sqrt(np.einsum("bp,bpq,bq->b", grad, cov, grad))
-    pix = np.prod([np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords])
+    pix = np.prod([np.ptp(c) / max(distinct(c) - 1, 1) for c in coords])
     # intensity in counts: the fitted Gaussian's integral divided by the pixel area
     amp = p[:, 0]
     if iso:
@@ -593,7 +603,7 @@ def _rotated_columns(coords, grid, data, bad, offset, nm, mom, max_iter, frames=
     grad_w2 = np.zeros(p.shape)
     grad_w2[:, 3:5] = 1.0  # w² = tr Σ
     w2, w2_err = syy + sxx, propagated(grad_w2)
-    pix = np.prod([np.ptp(c) / max(len(np.unique(c)) - 1, 1) for c in coords])
+    pix = np.prod([np.ptp(c) / max(distinct(c) - 1, 1) for c in coords])
     with np.errstate(invalid="ignore", divide="ignore"):
         det = syy * sxx - sxy * sxy
         norm = 2 * np.pi * np.sqrt(det) / pix  # ∫ exp(-½ rᵀΣ⁻¹r) d²r / pixel area
@@ -662,7 +672,12 @@ def _reasons(prep, bad, snr, min_snr, out, coords, axes) -> np.ndarray:
     sig_axes = [out["sigma2_um2"]] if len(axes) == 1 else [out["sigma2_y_um2"], out["sigma2_x_um2"]]
     centres = [out["center_um"]] if len(axes) == 1 else [out["center_y_um"], out["center_um"]]
     checks = [
-        ((~bad).sum(axis=1) < 8, "masked: fewer than 8 usable pixels"),
+        (
+            (~bad).sum(axis=1) < 8
+            if prep.settings["masked_pixels"]
+            else np.full(n, bad.shape[1] < 8),
+            "masked: fewer than 8 usable pixels",
+        ),
         (
             prep.t_ps < 0 if prep.settings.get("time_zero_ps") is not None else np.zeros(n, bool),
             "pre-pulse (t < time zero)",

@@ -79,3 +79,39 @@ def test_predicted_errors_through_the_compiled_path(monkeypatch):
         out.append(predicted_errors([x], p, NoiseModel(), offset=np.full((10, 1), 1.5)))
     for key in ("w2_err", "intensity_err"):
         np.testing.assert_allclose(out[1][key], out[0][key], rtol=RTOL, atol=0)
+
+
+@pytest.mark.parametrize(
+    "noise", [NoiseModel(), NoiseModel(gain=2.0, read_noise=3.0, excess=2.0)], ids=str
+)
+def test_lattice_sums_match_every_pixel(monkeypatch, noise):
+    # a profile many pixels wide, inside its row: the compiled pass sums every k-th pixel of its
+    # box (times k); Poisson summation bounds the difference by ~exp(-50) of the sums, so the
+    # numpy path over every pixel agrees to rounding. Peaks from 1e-2 to 1e6 over their
+    # background and negative amplitudes (weights with poles near the real axis) included.
+    from fitdiff.extract import fisher_numba, lm_numba
+
+    rng = np.random.default_rng(13)
+    x = np.linspace(-12.0, 12.0, 1024)
+    B = 40
+    p = np.column_stack(
+        [
+            10 ** rng.uniform(-2, 6, B) * np.where(np.arange(B) % 5 == 0, -0.2, 1.0),
+            rng.uniform(-2.0, 2.0, B),
+            rng.uniform(0.5, 2.0, B),
+            10 ** rng.uniform(-1, 2, B),
+        ]
+    )
+    off = rng.uniform(0, 2, (B, 1))
+    h = lm_numba.uniform_step(x)
+    ge, read2 = noise.excess * noise.gain, noise.read_noise**2
+    lattice = 0
+    for (a, x0, s, c), o in zip(p, off[:, 0], strict=True):
+        half = np.sqrt(2 * s * lm_numba._cut(a, c, o, ge, read2, noise.floor))  # the box
+        inside = x[0] <= x0 - half and x0 + half <= x[-1]
+        k = fisher_numba._alias_free_step(h, a, s, c, o, ge, read2, noise.floor)
+        lattice += inside and k >= 4
+    assert lattice >= 15  # most rows take the lattice
+    ref, got = _both(monkeypatch, [x], p, noise, offset=off)
+    assert np.array_equal(np.isnan(ref), np.isnan(got))
+    _close(got, ref)

@@ -178,3 +178,17 @@ def test_widths_dataset_fits_with_model_errors():
     np.testing.assert_allclose(d.y_err, w.loc[w.ok, "w2_err_model_um2"], rtol=1e-12)
     own = w.drop(columns=["w2_err_model_um2"])
     np.testing.assert_allclose(WidthsData.from_frame(own).y_err, w.loc[w.ok, "w2_err_um2"])
+
+
+def test_model_error_passes_stop_once_the_model_width_is_still():
+    # reference: the same iteration run for all its passes (rtol = 0); stopping when the model
+    # w² moves by < 1e-9 leaves every row's error within ~1e-9 of it
+    from fitdiff.extract.weights import iterate_weights, polynomial_fit
+
+    w = extract_widths(analog_streak(2))
+    ok = w["ok"].to_numpy()
+    full = iterate_weights(w, ok, polynomial_fit(2), n_iter=6, rtol=0.0)
+    early = iterate_weights(w, ok, polynomial_fit(2), n_iter=6)
+    assert np.isfinite(full).all()
+    np.testing.assert_allclose(early, full, rtol=1e-8, atol=0)
+    np.testing.assert_allclose(w["w2_err_model_um2"], full, rtol=1e-8, atol=0)

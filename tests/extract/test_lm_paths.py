@@ -169,3 +169,36 @@ def test_backend_errors_are_named(monkeypatch):
     assert batched_lm(gm, p0, data, valid, NoiseModel()).backend == "numpy"
     with pytest.raises(MissingExtraError, match=r"pip install 'fitdiff\[fast\]'"):
         batched_lm(gm, p0, data, valid, NoiseModel(), backend="numba")
+
+
+def test_paths_agree_with_an_offset_that_varies_along_the_row():
+    # a dark frame subtracted pixel by pixel: the offset is not one number per row, so the
+    # kernel visits every pixel (fit_gauss1d); one number per row takes the box kernel
+    noise = NoiseModel(gain=2.0, read_noise=3.0, excess=2.0)
+    x, data, valid, p0 = _problem(9, noise=noise)
+    offset = np.broadcast_to(0.2 + 0.01 * np.arange(x.size), data.shape)
+    assert lm.row_offsets(offset, data.shape) is None
+    _assert_same(*_both(x, data - offset, valid, p0, noise=noise, offset=offset))
+
+
+def test_box_kernel_agrees_on_faint_rows_that_collapse():
+    # a faint streak (~30 photons per row on 1 count/pixel) whose brightest pixel is noise:
+    # the start is ~10x too narrow and several fits collapse onto one pixel, where the box
+    # (exp(-25) of the peak) is a few pixels wide; the numpy batch sums every pixel
+    m, _ = streak(10, nt=40, nx=400, photons=30.0, bg=1.0)
+    x = m.coords["x"]
+    data = m.counts.astype(float)
+    valid = np.ones(data.shape, dtype=bool)
+    noise = NoiseModel()
+    mom = profile_moments([x], data, noise.variance(data), None)
+    p0 = gauss_start([x], data, ~valid, mom)
+    slow, fast = _both(x, data, valid, p0)
+    box = 2 * np.sqrt(2 * lm_numba.LOG_CUT * np.abs(slow.p[:, 2]))  # µm, the box's width
+    assert (box < np.ptp(x) / 4).sum() >= 3  # narrow boxes are part of the comparison
+    np.testing.assert_array_equal(fast.niter, slow.niter)
+    np.testing.assert_array_equal(fast.converged, slow.converged)
+    # a collapsed fit sits on a flat χ² ridge: compared in its own standard errors
+    se = np.sqrt(np.abs(np.diagonal(slow.cov, axis1=1, axis2=2)))
+    ok = np.isfinite(se).all(axis=1)
+    assert np.all(np.abs(fast.p - slow.p)[ok] <= 1e-3 * se[ok])
+    np.testing.assert_allclose(fast.chi2, slow.chi2, rtol=1e-6, atol=0)

@@ -16,7 +16,8 @@ import pytest
 
 from fitdiff.errors import ExtractionError
 from fitdiff.extract import compiled
-from fitdiff.extract.moments import edge_pixels, profile_moments
+from fitdiff.extract.moments import edge_pixels, profile_moments, streak_moments
+from fitdiff.extract.noise import NoiseModel
 
 pytest.importorskip("numba")
 
@@ -129,3 +130,31 @@ def test_a_call_predicting_more_numpy_than_the_load_loads_numba_up_front(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     ).stdout.split()
     assert out == [str(expect), str(expect)]
+
+
+@pytest.mark.parametrize(
+    "noise", [NoiseModel(), NoiseModel(gain=2.0, read_noise=3.0, excess=2.0)], ids=str
+)
+def test_streak_kernel_with_noise_variance_equals_numpy(monkeypatch, noise):
+    monkeypatch.setenv("FITDIFF_NUMBA", "1")
+    # the fused kernel evaluates noise.variance(data + offset) itself and expands the σ²
+    # error in powers of f = (x - centre)²; reference: the numpy pass on the variance array
+    coords, data, _ = _streak(3)
+    offset = np.linspace(0.0, 2.0, len(data))[:, None]  # one number per row
+    edges = edge_pixels(coords, 0.1)
+    a = _flat(streak_moments(coords[0], data, False, offset, noise, edges, numpy_seconds=5.0))
+    b = _flat(profile_moments(coords, data, noise.variance(data + offset), edges, "numpy"))
+    np.testing.assert_array_equal(a.pop("peak"), data.max(axis=1))
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=RTOL, atol=1e-12, err_msg=key)
+
+
+def test_streak_kernel_declines_what_it_does_not_cover(monkeypatch):
+    monkeypatch.setenv("FITDIFF_NUMBA", "1")
+    coords, data, _ = _streak(4)
+    edges = edge_pixels(coords, 0.1)
+    nm = NoiseModel()
+    assert streak_moments(coords[0], data, True, 0.0, nm, edges, 5.0) is None  # masked pixels
+    per_pixel = np.linspace(0.0, 1.0, data.shape[1])  # an offset that varies along the row
+    assert streak_moments(coords[0], data, False, per_pixel, nm, edges, 5.0) is None
