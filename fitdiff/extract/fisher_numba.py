@@ -21,7 +21,18 @@ import math
 import numpy as np
 from numba import njit
 
-from .lm_numba import FLAGS, _box_bounds, _covariance_into, _cut, _fill_box, _fill_gauss
+from .lm_numba import (
+    FLAGS,
+    ZERO_INFO,
+    _box_bounds,
+    _covariance_into,
+    _cut,
+    _fill_box,
+    _fill_gauss,
+    _info_add,
+    _jac,
+    _store_info,
+)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FLAGS)
@@ -29,33 +40,14 @@ def _row_info(x, g, amp, x0, s, c, off, vf, ge, read2, floor, m):  # pragma: no 
     """Jᵀ diag(vf/v) J of one row into ``m`` (4, 4); ``off`` and ``vf`` (N,) per pixel."""
     a1 = amp / s
     a2 = amp / (2.0 * s * s)
-    h00 = h01 = h02 = h03 = h11 = h12 = h13 = h22 = h23 = h33 = 0.0
+    hs = ZERO_INFO
     for n in range(x.shape[0]):
-        u = x[n] - x0
         gn = g[n]
         mu = gn * amp + c
         wn = vf[n] / max((mu + off[n]) * ge + read2, floor)
-        j1 = gn * (u * a1)
-        j2 = gn * (u * u * a2)
-        wj0 = wn * gn
-        wj1 = wn * j1
-        wj2 = wn * j2
-        h00 += wj0 * gn
-        h01 += wj0 * j1
-        h02 += wj0 * j2
-        h03 += wj0
-        h11 += wj1 * j1
-        h12 += wj1 * j2
-        h13 += wj1
-        h22 += wj2 * j2
-        h23 += wj2
-        h33 += wn
-    m[0, 0], m[0, 1], m[0, 2], m[0, 3] = h00, h01, h02, h03
-    m[1, 1], m[1, 2], m[1, 3] = h11, h12, h13
-    m[2, 2], m[2, 3], m[3, 3] = h22, h23, h33
-    for i in range(4):
-        for j in range(i):
-            m[i, j] = m[j, i]
+        j1, j2 = _jac(gn, x[n] - x0, a1, a2)
+        hs = _info_add(hs, wn, gn, j1, j2, wn)
+    _store_info(m, hs)
 
 
 @njit(cache=True, error_model="numpy")
@@ -85,36 +77,17 @@ def _box_info(x, g, amp, x0, s, c, offc, vf, ge, read2, floor, m):  # pragma: no
     number ``offc``; returns Σ v over the box (the rest of the row enters through h33)."""
     a1 = amp / s
     a2 = amp / (2.0 * s * s)
-    h00 = h01 = h02 = h03 = h11 = h12 = h13 = h22 = h23 = h33 = 0.0
+    hs = ZERO_INFO
     s0 = 0.0
     for n in range(x.shape[0]):
-        u = x[n] - x0
         gn = g[n]
         mu = gn * amp + c
         v = vf[n]
         wn = v / max((mu + offc) * ge + read2, floor)
         s0 += v
-        j1 = gn * (u * a1)
-        j2 = gn * (u * u * a2)
-        wj0 = wn * gn
-        wj1 = wn * j1
-        wj2 = wn * j2
-        h00 += wj0 * gn
-        h01 += wj0 * j1
-        h02 += wj0 * j2
-        h03 += wj0
-        h11 += wj1 * j1
-        h12 += wj1 * j2
-        h13 += wj1
-        h22 += wj2 * j2
-        h23 += wj2
-        h33 += wn
-    m[0, 0], m[0, 1], m[0, 2], m[0, 3] = h00, h01, h02, h03
-    m[1, 1], m[1, 2], m[1, 3] = h11, h12, h13
-    m[2, 2], m[2, 3], m[3, 3] = h22, h23, h33
-    for i in range(4):
-        for j in range(i):
-            m[i, j] = m[j, i]
+        j1, j2 = _jac(gn, x[n] - x0, a1, a2)
+        hs = _info_add(hs, wn, gn, j1, j2, wn)
+    _store_info(m, hs)
     return s0
 
 
@@ -172,30 +145,14 @@ def _sub_info(xs, gs, amp, x0, s, c, offc, ge, read2, floor, w_bg, m):  # pragma
     vanishes at the box's ends like the others (w_bg times the row's pixels is added apart)."""
     a1 = amp / s
     a2 = amp / (2.0 * s * s)
-    h00 = h01 = h02 = h03 = h11 = h12 = h13 = h22 = h23 = h33 = 0.0
+    hs = ZERO_INFO
     for n in range(xs.shape[0]):
-        u = xs[n] - x0
         gn = gs[n]
         mu = gn * amp + c
         wn = 1.0 / max((mu + offc) * ge + read2, floor)
-        j1 = gn * (u * a1)
-        j2 = gn * (u * u * a2)
-        wj0 = wn * gn
-        wj1 = wn * j1
-        wj2 = wn * j2
-        h00 += wj0 * gn
-        h01 += wj0 * j1
-        h02 += wj0 * j2
-        h03 += wj0
-        h11 += wj1 * j1
-        h12 += wj1 * j2
-        h13 += wj1
-        h22 += wj2 * j2
-        h23 += wj2
-        h33 += wn - w_bg
-    m[0, 0], m[0, 1], m[0, 2], m[0, 3] = h00, h01, h02, h03
-    m[1, 1], m[1, 2], m[1, 3] = h11, h12, h13
-    m[2, 2], m[2, 3], m[3, 3] = h22, h23, h33
+        j1, j2 = _jac(gn, xs[n] - x0, a1, a2)
+        hs = _info_add(hs, wn, gn, j1, j2, wn - w_bg)
+    _store_info(m, hs)
 
 
 @njit(cache=True, error_model="numpy")

@@ -31,6 +31,58 @@ FLAGS = {"reassoc", "contract"}
 BLOCK = 128  # pixels per exact exp anchor of the Gaussian recurrence
 
 
+#: The 10 distinct sums of a 4 × 4 normal matrix (h00 h01 h02 h03 h11 h12 h13 h22 h23 h33),
+#: all zero: the start of :func:`_info_add`'s accumulation.
+ZERO_INFO = (0.0,) * 10
+
+
+@njit(inline="always")
+def _jac(gn, u, a1, a2):
+    """The Jacobian's x0 and s columns at one pixel (the A and c columns are gn and 1):
+    gn u A/s and gn u² A/(2 s²), with ``a1`` = A/s, ``a2`` = A/(2 s²), ``u`` = x - x0."""
+    return gn * (u * a1), gn * (u * u * a2)
+
+
+@njit(inline="always")
+def _info_add(hs, wn, gn, j1, j2, w33):
+    """The 10 sums ``hs`` of Jᵀ W J plus one pixel of weight ``wn`` and Jacobian
+    (gn, j1, j2, 1); ``w33`` is what the background-background sum takes (``wn``, or a
+    difference of weights). Inlined, so the caller's loop keeps scalar sums and vectorises."""
+    h00, h01, h02, h03, h11, h12, h13, h22, h23, h33 = hs
+    wj0 = wn * gn
+    wj1 = wn * j1
+    wj2 = wn * j2
+    return (
+        h00 + wj0 * gn,
+        h01 + wj0 * j1,
+        h02 + wj0 * j2,
+        h03 + wj0,
+        h11 + wj1 * j1,
+        h12 + wj1 * j2,
+        h13 + wj1,
+        h22 + wj2 * j2,
+        h23 + wj2,
+        h33 + w33,
+    )
+
+
+@njit(inline="always")
+def _grad_add(gs, wr, gn, j1, j2):
+    """The 4 sums ``gs`` of Jᵀ W r plus one pixel (``wr`` = its weight times residual)."""
+    return gs[0] + wr * gn, gs[1] + wr * j1, gs[2] + wr * j2, gs[3] + wr
+
+
+@njit(cache=True, error_model="numpy")
+def _store_info(m, hs):
+    """Write the 10 sums ``hs`` (see :func:`_info_add`) into the symmetric 4 × 4 ``m``."""
+    m[0, 0], m[0, 1], m[0, 2], m[0, 3] = hs[0], hs[1], hs[2], hs[3]
+    m[1, 1], m[1, 2], m[1, 3] = hs[4], hs[5], hs[6]
+    m[2, 2], m[2, 3], m[3, 3] = hs[7], hs[8], hs[9]
+    for i in range(NPAR):
+        for j in range(i):
+            m[i, j] = m[j, i]
+
+
 @njit(cache=True, error_model="numpy")
 def _ray(g, a, stop, hs, u, inv2s, q):
     """Fill g[a + dir], g[a + 2 dir], ... up to ``stop`` (exclusive) from the anchor g[a].
@@ -125,10 +177,10 @@ def _normal_pass(x, d, vf, off, g, p, ge, read2, floor, w, hess, grad):
     amp, x0, s, c = p[0], p[1], p[2], p[3]
     a1 = amp / s
     a2 = amp / (2.0 * s * s)
-    chi2 = g0 = g1 = g2 = g3 = 0.0
-    h00 = h01 = h02 = h03 = h11 = h12 = h13 = h22 = h23 = h33 = 0.0
+    chi2 = 0.0
+    gs = (0.0, 0.0, 0.0, 0.0)
+    hs = ZERO_INFO
     for n in range(x.shape[0]):
-        u = x[n] - x0
         gn = g[n]
         mu = amp * gn + c
         var = max((mu + off[n]) * ge + read2, floor)
@@ -137,32 +189,11 @@ def _normal_pass(x, d, vf, off, g, p, ge, read2, floor, w, hess, grad):
         r = d[n] - mu
         wr = wn * r
         chi2 += wr * r
-        j1 = gn * (u * a1)
-        j2 = gn * (u * u * a2)
-        g0 += wr * gn
-        g1 += wr * j1
-        g2 += wr * j2
-        g3 += wr
-        wj0 = wn * gn
-        wj1 = wn * j1
-        wj2 = wn * j2
-        h00 += wj0 * gn
-        h01 += wj0 * j1
-        h02 += wj0 * j2
-        h03 += wj0
-        h11 += wj1 * j1
-        h12 += wj1 * j2
-        h13 += wj1
-        h22 += wj2 * j2
-        h23 += wj2
-        h33 += wn
-    grad[0], grad[1], grad[2], grad[3] = g0, g1, g2, g3
-    hess[0, 0], hess[0, 1], hess[0, 2], hess[0, 3] = h00, h01, h02, h03
-    hess[1, 1], hess[1, 2], hess[1, 3] = h11, h12, h13
-    hess[2, 2], hess[2, 3], hess[3, 3] = h22, h23, h33
-    for i in range(NPAR):
-        for j in range(i):
-            hess[i, j] = hess[j, i]
+        j1, j2 = _jac(gn, x[n] - x0, a1, a2)
+        gs = _grad_add(gs, wr, gn, j1, j2)
+        hs = _info_add(hs, wn, gn, j1, j2, wn)
+    grad[0], grad[1], grad[2], grad[3] = gs
+    _store_info(hess, hs)
     return chi2
 
 
@@ -422,14 +453,13 @@ def _box_pass(x, d, vf, offc, g, a, b, p, ge, read2, floor, tot, hess, grad):
     a2 = amp / (2.0 * s * s)
     shift = tot[3]
     chi2 = s0 = s1 = s2 = 0.0
-    g0 = g1 = g2 = g3 = 0.0
-    h00 = h01 = h02 = h03 = h11 = h12 = h13 = h22 = h23 = h33 = 0.0
+    gs = (0.0, 0.0, 0.0, 0.0)
+    hs = ZERO_INFO
     # loops over views from 0: with range(a, b) the index may be negative as far as LLVM can
     # tell, the wraparound test stays in the loop and it is not vectorised (~3x slower)
-    xs, ds, vs, gs = x[a:b], d[a:b], vf[a:b], g[a:b]
+    xs, ds, vs, gv = x[a:b], d[a:b], vf[a:b], g[a:b]
     for n in range(xs.shape[0]):
-        u = xs[n] - x0
-        gn = gs[n]
+        gn = gv[n]
         mu = amp * gn + c
         v = vs[n]
         wn = v / max((mu + offc) * ge + read2, floor)
@@ -441,45 +471,26 @@ def _box_pass(x, d, vf, offc, g, a, b, p, ge, read2, floor, tot, hess, grad):
         s0 += v
         s1 += v * dd
         s2 += v * dd * dd
-        j1 = gn * (u * a1)
-        j2 = gn * (u * u * a2)
-        g0 += wr * gn
-        g1 += wr * j1
-        g2 += wr * j2
-        g3 += wr
-        wj0 = wn * gn
-        wj1 = wn * j1
-        wj2 = wn * j2
-        h00 += wj0 * gn
-        h01 += wj0 * j1
-        h02 += wj0 * j2
-        h03 += wj0
-        h11 += wj1 * j1
-        h12 += wj1 * j2
-        h13 += wj1
-        h22 += wj2 * j2
-        h23 += wj2
-        h33 += wn
-    # the rest of the row: mu = c, one weight, Jacobian (0, 0, 0, 1)
-    w_bg = 1.0 / max((c + offc) * ge + read2, floor)
-    o0, o1, o2 = tot[0] - s0, tot[1] - s1, tot[2] - s2
-    dc = c - shift
-    chi2 += w_bg * (o2 - 2.0 * dc * o1 + dc * dc * o0)
-    g3 += w_bg * (o1 - dc * o0)
-    h33 += w_bg * o0
-    _store(hess, grad, g0, g1, g2, g3, h00, h01, h02, h03, h11, h12, h13, h22, h23, h33)
+        j1, j2 = _jac(gn, xs[n] - x0, a1, a2)
+        gs = _grad_add(gs, wr, gn, j1, j2)
+        hs = _info_add(hs, wn, gn, j1, j2, wn)
+    chi2 += _outside(hess, grad, gs, hs, c, offc, ge, read2, floor, tot, s0, s1, s2)
     return chi2
 
 
-@njit(cache=True, error_model="numpy")
-def _store(hess, grad, g0, g1, g2, g3, h00, h01, h02, h03, h11, h12, h13, h22, h23, h33):
-    grad[0], grad[1], grad[2], grad[3] = g0, g1, g2, g3
-    hess[0, 0], hess[0, 1], hess[0, 2], hess[0, 3] = h00, h01, h02, h03
-    hess[1, 1], hess[1, 2], hess[1, 3] = h11, h12, h13
-    hess[2, 2], hess[2, 3], hess[3, 3] = h22, h23, h33
-    for i in range(NPAR):
-        for j in range(i):
-            hess[i, j] = hess[j, i]
+@njit(cache=True, error_model="numpy", fastmath=FLAGS)
+def _outside(hess, grad, gs, hs, c, offc, ge, read2, floor, tot, s0, s1, s2):
+    """Add the row outside the box (sums ``s0, s1, s2`` inside it, ``tot`` the row's: see
+    :func:`_row_sums`), where mu = c, one weight and the Jacobian is (0, 0, 0, 1), to the box's
+    sums ``gs``, ``hs``; store them in ``grad``, ``hess`` and return the outside χ²."""
+    w_bg = 1.0 / max((c + offc) * ge + read2, floor)
+    o0, o1, o2 = tot[0] - s0, tot[1] - s1, tot[2] - s2
+    dc = c - tot[3]
+    grad[0], grad[1], grad[2] = gs[0], gs[1], gs[2]
+    grad[3] = gs[3] + w_bg * (o1 - dc * o0)
+    _store_info(hess, hs)
+    hess[3, 3] += w_bg * o0
+    return w_bg * (o2 - 2.0 * dc * o1 + dc * dc * o0)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FLAGS)
@@ -527,8 +538,8 @@ def _trial_pass(x, d, vf, offc, gc, bc, pc, gt, bt, pt, ge, read2, floor, tot, h
     else:
         e0, e1, e2 = _delta_run(d, vf, offc, gc, gt, pc, pt, shift, ge, read2, floor, lo, hi)
     delta = chi2 = s0 = s1 = s2 = 0.0
-    g0 = g1 = g2 = g3 = 0.0
-    h00 = h01 = h02 = h03 = h11 = h12 = h13 = h22 = h23 = h33 = 0.0
+    gs = (0.0, 0.0, 0.0, 0.0)
+    hs = ZERO_INFO
     xs, ds, vs, gcs, gts = x[ta:tb], d[ta:tb], vf[ta:tb], gc[ta:tb], gt[ta:tb]  # see _box_pass
     for n in range(xs.shape[0]):
         gn = gts[n]
@@ -546,39 +557,16 @@ def _trial_pass(x, d, vf, offc, gc, bc, pc, gt, bt, pt, ge, read2, floor, tot, h
         s0 += v
         s1 += v * dd
         s2 += v * dd * dd
-        u = xs[n] - x0
-        j1 = gn * (u * a1)
-        j2 = gn * (u * u * a2)
-        g0 += wr * gn
-        g1 += wr * j1
-        g2 += wr * j2
-        g3 += wr
-        wj0 = wn * gn
-        wj1 = wn * j1
-        wj2 = wn * j2
-        h00 += wj0 * gn
-        h01 += wj0 * j1
-        h02 += wj0 * j2
-        h03 += wj0
-        h11 += wj1 * j1
-        h12 += wj1 * j2
-        h13 += wj1
-        h22 += wj2 * j2
-        h23 += wj2
-        h33 += wn
+        j1, j2 = _jac(gn, xs[n] - x0, a1, a2)
+        gs = _grad_add(gs, wr, gn, j1, j2)
+        hs = _info_add(hs, wn, gn, j1, j2, wn)
     delta += e0
     sh0, sh1 = e1 + s0, e2 + s1
     # outside the hull both models are constants (current weights: the descent test)
     w_bc = 1.0 / max((cc0 + offc) * ge + read2, floor)
     delta += w_bc * (cc0 - c) * (2.0 * (tot[1] - sh1) - (c + cc0 - 2.0 * shift) * (tot[0] - sh0))
     # outside the trial box: mu = c, one weight, Jacobian (0, 0, 0, 1)
-    w_bg = 1.0 / max((c + offc) * ge + read2, floor)
-    o0, o1, o2 = tot[0] - s0, tot[1] - s1, tot[2] - s2
-    dc = c - shift
-    chi2 += w_bg * (o2 - 2.0 * dc * o1 + dc * dc * o0)
-    g3 += w_bg * (o1 - dc * o0)
-    h33 += w_bg * o0
-    _store(hess, grad, g0, g1, g2, g3, h00, h01, h02, h03, h11, h12, h13, h22, h23, h33)
+    chi2 += _outside(hess, grad, gs, hs, c, offc, ge, read2, floor, tot, s0, s1, s2)
     return delta, chi2
 
 
