@@ -21,6 +21,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .lm_numba import _solve as solve  # the dense solve the streak kernels use too
+
 NFULL = 7  # (A, y0, x0, Syy, Sxx, Sxy, c)
 #: shape name -> code of the kernel; the number of parameters is NPAR[code]
 SHAPE_CODES = {"isotropic": 0, "elliptical": 1, "rotated": 2}
@@ -70,36 +72,6 @@ def project(e, h7, g7, h, gr):
                     for b in range(NFULL):
                         acc += e[a, i] * h7[a, b] * e[b, j]
             h[i, j] = acc
-
-
-@njit(cache=True, error_model="numpy")
-def solve(a, b, out):
-    """Solve the n × n system ``a out = b`` by Gaussian elimination with partial pivoting;
-    a zero (or NaN) pivot gives NaN, like the numpy path's singular rows."""
-    n = b.shape[0]
-    m = np.empty((n, n + 1))
-    m[:, :n] = a
-    m[:, n] = b
-    for col in range(n):
-        piv = col
-        for r in range(col + 1, n):
-            if abs(m[r, col]) > abs(m[piv, col]):
-                piv = r
-        if not m[piv, col] != 0.0:
-            out[:] = np.nan
-            return
-        if piv != col:
-            for k in range(n + 1):
-                m[col, k], m[piv, k] = m[piv, k], m[col, k]
-        for r in range(col + 1, n):
-            fac = m[r, col] / m[col, col]
-            for k in range(col, n + 1):
-                m[r, k] -= fac * m[col, k]
-    for r in range(n - 1, -1, -1):
-        acc = m[r, n]
-        for k in range(r + 1, n):
-            acc -= m[r, k] * out[k]
-        out[r] = acc / m[r, r]
 
 
 @njit(cache=True, error_model="numpy")

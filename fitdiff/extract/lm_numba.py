@@ -210,37 +210,40 @@ def _chi2(d, g, p, w):
 
 @njit(cache=True, error_model="numpy")
 def _solve(a, b, out):
-    """Solve the 4 × 4 system ``a out = b`` by Gaussian elimination with partial pivoting.
+    """Solve the n × n system ``a out = b`` by Gaussian elimination with partial pivoting.
 
     Hand-written because a LAPACK call per row and iteration costs more than the arithmetic;
     a zero pivot (singular matrix, where LAPACK would raise) gives NaN, like the numpy path.
+    Shared by the streak (n = 4) and stack (n = 5–7) kernels.
     """
-    _solve_into(a, b, out, np.empty((NPAR, NPAR + 1)))
+    n = b.shape[0]
+    _solve_into(a, b, out, np.empty((n, n + 1)))
 
 
 @njit(cache=True, error_model="numpy")
 def _solve_into(a, b, out, m):
-    """:func:`_solve` with the work matrix ``m`` (4, 5) given (no allocation per call)."""
-    m[:, :NPAR] = a
-    m[:, NPAR] = b
-    for col in range(NPAR):
+    """:func:`_solve` with the work matrix ``m`` (n, n + 1) given (no allocation per call)."""
+    n = b.shape[0]
+    m[:, :n] = a
+    m[:, n] = b
+    for col in range(n):
         piv = col
-        for r in range(col + 1, NPAR):
+        for r in range(col + 1, n):
             if abs(m[r, col]) > abs(m[piv, col]):
                 piv = r
         if not m[piv, col] != 0.0:  # zero or NaN pivot
             out[:] = np.nan
             return
         if piv != col:
-            for k in range(NPAR + 1):
+            for k in range(n + 1):
                 m[col, k], m[piv, k] = m[piv, k], m[col, k]
-        for r in range(col + 1, NPAR):
+        for r in range(col + 1, n):
             f = m[r, col] / m[col, col]
-            for k in range(col, NPAR + 1):
+            for k in range(col, n + 1):
                 m[r, k] -= f * m[col, k]
-    for r in range(NPAR - 1, -1, -1):
-        acc = m[r, NPAR]
-        for k in range(r + 1, NPAR):
+    for r in range(n - 1, -1, -1):
+        acc = m[r, n]
+        for k in range(r + 1, n):
             acc -= m[r, k] * out[k]
         out[r] = acc / m[r, r]
 
