@@ -21,7 +21,9 @@ import math
 import numpy as np
 from numba import njit
 
-from .lm_numba import _solve as solve  # the dense solve the streak kernels use too
+# the dense solve and covariance the streak kernels use too
+from .lm_numba import _covariance_into as covariance_into  # noqa: F401 (the 2D kernels import it here)
+from .lm_numba import _solve as solve
 
 NFULL = 7  # (A, y0, x0, Syy, Sxx, Sxy, c)
 #: shape name -> code of the kernel; the number of parameters is NPAR[code]
@@ -84,28 +86,6 @@ def admissible(p, shape):
     if shape == 1:
         return p[3] > 0.0 and p[4] > 0.0
     return p[3] > 0.0 and p[4] > 0.0 and p[3] * p[4] > p[5] * p[5]
-
-
-@njit(cache=True, error_model="numpy")
-def covariance_into(hess, cov):
-    """cov = hess⁻¹ (NaN unless finite with a positive diagonal)."""
-    npar = hess.shape[0]
-    cov[:, :] = np.nan
-    for i in range(npar):
-        for j in range(npar):
-            if not np.isfinite(hess[i, j]):
-                return
-    unit = np.zeros(npar)
-    col = np.empty(npar)
-    for j in range(npar):
-        unit[:] = 0.0
-        unit[j] = 1.0
-        solve(hess, unit, col)
-        cov[:, j] = col
-    for k in range(npar):
-        if not cov[k, k] > 0:
-            cov[:, :] = np.nan
-            return
 
 
 @njit(cache=True, error_model="numpy")

@@ -575,20 +575,22 @@ def _trial_pass(x, d, vf, offc, gc, bc, pc, gt, bt, pt, ge, read2, floor, tot, h
 
 @njit(cache=True, error_model="numpy")
 def _covariance_into(hess, cov):
-    """cov = hess⁻¹ (NaN unless finite with a positive diagonal)."""
+    """cov = hess⁻¹ (NaN unless finite with a positive diagonal); any n × n (streaks and
+    stacks)."""
+    n = hess.shape[0]
     cov[:, :] = np.nan
-    for i in range(NPAR):
-        for j in range(NPAR):
+    for i in range(n):
+        for j in range(n):
             if not np.isfinite(hess[i, j]):
                 return
-    unit = np.zeros(NPAR)
-    col = np.empty(NPAR)
-    for j in range(NPAR):
+    unit = np.zeros(n)
+    col = np.empty(n)
+    for j in range(n):
         unit[:] = 0.0
         unit[j] = 1.0
         _solve(hess, unit, col)
         cov[:, j] = col
-    for k in range(NPAR):
+    for k in range(n):
         if not cov[k, k] > 0:  # False for NaN too
             cov[:, :] = np.nan
             return
